@@ -1,0 +1,4 @@
+"""`python -m costmodel ...`"""
+from costmodel.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""`analyze`: the cost report of a zoo architecture or a user's model, as a table, JSON or CSV."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from costmodel.analysis import DTYPE_BYTES, analyze
+from costmodel.report import Report
+from costmodel.sources import load_model, parse_params, parse_shape
+from costmodel.units import bytes_, percent, si
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """How every subcommand names a model: ARCH [-p k=v] [--resolution] [--batch] or FILE.py:Name --input."""
+    parser.add_argument("model", metavar="ARCH|FILE.py:Name", help="zoo architecture or your model")
+    parser.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="zoo parameter (repeatable)")
+    parser.add_argument("--resolution", type=int, help="input resolution (zoo models)")
+    parser.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    parser.add_argument("--input", metavar="N,C,H,W", help="input shape for your model (default 1,3,224,224)")
+    parser.add_argument("--dtype", default="float32", choices=sorted(DTYPE_BYTES), help="dtype for MAC bytes")
+    parser.add_argument("--keep-bn", action="store_true", help="keep BatchNorm as an elementwise op (no folding)")
+
+
+def report_from_args(args: argparse.Namespace, model_spec: str | None = None) -> Report:
+    spec = model_spec or args.model
+    model, shape, name = load_model(spec, params=parse_params(args.param), resolution=args.resolution,
+                                    batch=args.batch, input_shape=parse_shape(args.input) if args.input else None)
+    return analyze(model, shape, dtype=args.dtype, fold_bn=not args.keep_bn, arch=name)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = sub.add_parser("analyze", help="FLOPs, params, MAC, fragmentation and elementwise cost of a model")
+    add_model_arguments(parser)
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print one JSON object")
+    out.add_argument("--csv", metavar="FILE", help="write the per-op table as CSV")
+    return parser
+
+
+def summary_table(summary: dict) -> pd.DataFrame:
+    """The headline numbers with their units, as people read them."""
+    frag, elem, data = summary["fragmentation"], summary["elementwise"], summary["data_movement"]
+    rows = [
+        ("FLOPs", si(summary["flops"], "MAdds"), "multiply-adds"),
+        ("Params", si(summary["params"]), "parameters"),
+        ("MAC", si(summary["mac_elements"]), f"elements ({bytes_(summary['mac_bytes'])} at {summary['dtype']})"),
+        ("Arithmetic intensity", f"{summary['arithmetic_intensity']:.2f}", "multiply-adds per byte"),
+        ("Elementwise ops", str(elem["ops"]), f"{si(elem['elements'])} elements, {percent(elem['mac_share'])} of MAC"),
+        ("Data-movement ops", str(data["ops"]),
+         f"{data['shuffle_ops']} shuffles, {percent(data['mac_share'])} of MAC"),
+        ("Kernels", str(frag["kernels"]), f"{frag['blocks']} blocks"),
+        ("Kernels per block", f"{frag['kernels_per_block_mean']:.1f} (max {frag['kernels_per_block_max']})", "mean"),
+        ("Width", f"{frag['width_mean']:.2f} (max {frag['width_max']})", "parallel compute ops per block"),
+        ("Status", summary["status"], ", ".join(summary["unknown_ops"]) or "every op known"),
+    ]
+    return pd.DataFrame(rows, columns=["metric", "value", "unit / note"])
+
+
+def print_report(report: Report) -> None:
+    s = report.summary
+    print(f"{s['arch']}  input {tuple(s['input_shape'])}  traced with {s['tracer']}"
+          f"{', BN folded' if s['bn_folded'] else ''}")
+    print(summary_table(s).to_string(index=False))
+    blocks = report.blocks.assign(
+        MFLOPs=report.blocks["flops"] / 1e6, MAC_KiB=report.blocks["mac_bytes"] / 1024
+    )[["block", "kernels", "compute_ops", "width", "MFLOPs", "MAC_KiB", "elementwise_ops", "data_movement_ops",
+       "status"]]
+    print("\nPer block (MFLOPs = millions of multiply-adds):")
+    print(blocks.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    if report.partial:
+        print(f"\nPARTIAL: totals exclude the cost of unknown ops: {', '.join(s['unknown_ops'])}")
+
+
+def run(args: argparse.Namespace) -> int:
+    report = report_from_args(args)
+    if args.json:
+        print(json.dumps(report.summary, indent=2))
+    elif args.csv:
+        report.ops.to_csv(Path(args.csv), index=False)
+        print(f"wrote {len(report.ops)} ops to {args.csv}")
+    else:
+        print_report(report)
+    return 0

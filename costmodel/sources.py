@@ -1,0 +1,58 @@
+"""One way to name a model everywhere (CLI, app, lint, compare): a zoo arch with parameters, or a user's
+`file.py:Name` / `package.module:Name` with an input shape."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from costmodel import zoo
+from costmodel.errors import CostModelError
+from costmodel.userfile import is_user_spec, load_user_model
+
+DEFAULT_INPUT = (1, 3, 224, 224)
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """'1,3,224,224' -> (1, 3, 224, 224)."""
+    try:
+        shape = tuple(int(part) for part in text.replace("x", ",").split(","))
+    except ValueError:
+        raise CostModelError(f"input shape '{text}' is not a list of integers", "write it like 1,3,224,224") from None
+    if not shape or any(d <= 0 for d in shape):
+        raise CostModelError(f"input shape '{text}' has a non-positive size", "write it like 1,3,224,224")
+    return shape
+
+
+def parse_params(pairs: list[str] | None) -> dict[str, str]:
+    """['width=1.0', 'groups=3'] -> {'width': '1.0', 'groups': '3'} (the zoo coerces the values)."""
+    params: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CostModelError(f"parameter '{pair}' is not key=value", "write it like -p width=1.0")
+        params[key.strip()] = value.strip()
+    return params
+
+
+def label(arch: str, params: Mapping[str, object]) -> str:
+    """'shufflenet_v2(width=1.0)': the name charts and tables use for a configuration."""
+    inside = ", ".join(f"{k}={v}" for k, v in params.items())
+    return f"{arch}({inside})" if inside else arch
+
+
+def load_model(spec: str, *, params: Mapping[str, object] | None = None, resolution: int | None = None,
+               batch: int = 1, input_shape: tuple[int, ...] | None = None) -> tuple[nn.Module, tuple[int, ...], str]:
+    """(model, input shape, label). Zoo models are built on the meta device: no memory, no init time."""
+    if batch < 1:
+        raise CostModelError(f"batch {batch} is not positive", "use --batch 1 or more")
+    if is_user_spec(spec):
+        if params:
+            raise CostModelError("-p parameters apply to zoo architectures only", "edit your model's defaults instead")
+        model = load_user_model(spec)
+        shape = input_shape or (batch, *DEFAULT_INPUT[1:])
+        return model, shape, spec
+    with torch.device("meta"):
+        model, shape = zoo.build(spec, resolution=resolution, batch=batch, **dict(params or {}))
+    return model, shape, label(spec, params or {})
