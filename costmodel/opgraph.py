@@ -63,7 +63,7 @@ def _is_tensor_meta(meta: object) -> bool:
 
 
 def _flat_tensor_metas(meta: object) -> list[object]:
-    """Tensor metadata leaves of an output, in order (an LSTM returns (out, (h, c)))."""
+    """Tensor leaves of an output, in order (an LSTM returns (out, (h, c)))."""
     if _is_tensor_meta(meta):
         return [meta]
     if isinstance(meta, (tuple, list)):
@@ -109,7 +109,7 @@ class _Walker:
         return list(self.ops.values())
 
     def _visit(self, node: fx.Node) -> None:
-        meta = node.meta.get("tensor_meta") if self.traced.tracer == "fx" else node.meta.get("val")
+        meta = node.meta.get("val")
         leaves = _flat_tensor_metas(meta)
         shapes = [tuple(int(d) for d in m.shape) for m in leaves]
         if node.op in ("placeholder", "get_attr"):

@@ -9,14 +9,16 @@ ATen node. Both give an fx.Graph, which `costmodel.opgraph` reads through the sa
 from __future__ import annotations
 
 import contextlib
+import io
+import logging
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
 from torch import fx, nn
 from torch._subclasses.fake_tensor import FakeTensorMode
-from torch.fx.passes.shape_prop import ShapeProp
 
 from costmodel.errors import CostModelError
 
@@ -43,12 +45,22 @@ def _example_input(model: nn.Module, shape: tuple[int, ...], dtype: torch.dtype)
     return torch.empty(shape, dtype=dtype, device="meta" if _on_meta(model) else "cpu")
 
 
+class _ShapeRecorder(fx.Interpreter):
+    """Runs the graph on meta/fake tensors and keeps each node's result as node.meta['val'], the key
+    torch.export uses too (fx's own ShapeProp prints a traceback on failure; we report one line instead)."""
+
+    def run_node(self, node: fx.Node) -> object:
+        result = super().run_node(node)
+        node.meta["val"] = result
+        return result
+
+
 def _trace_fx(model: nn.Module, shape: tuple[int, ...], dtype: torch.dtype) -> TracedGraph:
     gm = fx.symbolic_trace(model)
     example = _example_input(model, shape, dtype)
     fake = contextlib.nullcontext() if example.is_meta else FakeTensorMode(allow_non_fake_inputs=True)
-    with fake:
-        ShapeProp(gm).propagate(example)
+    with fake, torch.no_grad():
+        _ShapeRecorder(gm).run(example)
     leaves = {n.target: gm.get_submodule(n.target) for n in gm.graph.nodes if n.op == "call_module"}
     params, constants = {}, set()
     named_params = dict(gm.named_parameters())
@@ -61,9 +73,21 @@ def _trace_fx(model: nn.Module, shape: tuple[int, ...], dtype: torch.dtype) -> T
     return TracedGraph(gm.graph, "fx", model, leaves, params, constants)
 
 
+@contextlib.contextmanager
+def _quiet_torch_logs() -> Iterator[None]:
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _trace_export(model: nn.Module, shape: tuple[int, ...], dtype: torch.dtype) -> TracedGraph:
     example = _example_input(model, shape, dtype)
-    with warnings.catch_warnings():
+    # export prints the partial graph and logs hints when it fails; the caller reports one line instead.
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), _quiet_torch_logs():
         warnings.simplefilter("ignore")
         program = torch.export.export(model, (example,), strict=False)
     signature = program.graph_signature
@@ -90,5 +114,5 @@ def trace(model: nn.Module, input_shape: tuple[int, ...], dtype: torch.dtype = t
 
 
 def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}"[:300]
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"[:300]

@@ -44,7 +44,7 @@ def summary_table(summary: dict) -> pd.DataFrame:
     """The headline numbers with their units, as people read them."""
     frag, elem, data = summary["fragmentation"], summary["elementwise"], summary["data_movement"]
     rows = [
-        ("FLOPs", si(summary["flops"], "MAdds"), "multiply-adds"),
+        ("FLOPs", si(summary["flops"], "FLOPs"), "multiply-adds (1 MAdd = 1 FLOP)"),
         ("Params", si(summary["params"]), "parameters"),
         ("MAC", si(summary["mac_elements"]), f"elements ({bytes_(summary['mac_bytes'])} at {summary['dtype']})"),
         ("Arithmetic intensity", f"{summary['arithmetic_intensity']:.2f}", "multiply-adds per byte"),
