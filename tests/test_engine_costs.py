@@ -231,3 +231,44 @@ def test_bad_shapes_and_dtypes_are_clear_errors():
         costmodel.analyze(nn.Conv2d(3, 4, 1), (1, 3, 8, 8), dtype="float64")
     with pytest.raises(CostModelError, match="could not be traced"):
         costmodel.analyze(nn.Conv2d(3, 4, 1), (1, 5, 8, 8))  # wrong channel count
+
+
+class EveryListedOp(nn.Module):
+    """One of each op family the engine must know (issue 2's list), functional and module forms."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.acts = nn.Sequential(nn.ReLU6(), nn.SiLU(), nn.Hardswish(), nn.Sigmoid(), nn.GELU())
+        self.pool = nn.MaxPool2d(2)
+        self.avg = nn.AvgPool2d(2)
+        self.bn = nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        y = self.acts(self.bn(x))  # BN not after a conv: stays elementwise even when folding is on
+        y = (y - x) / (x * x + 1.0)
+        y = F.pad(y, (1, 1, 1, 1))
+        y = F.interpolate(self.pool(y), scale_factor=2.0, mode="nearest") + self.avg(y).repeat_interleave(1, 1).sum() * 0
+        parts = torch.split(y, 2, dim=1)
+        z = torch.cat(parts[::-1], dim=1).permute(0, 2, 3, 1).contiguous()
+        return F.adaptive_avg_pool2d(z.permute(0, 3, 1, 2), 1).mean(dim=(2, 3))
+
+
+def test_every_listed_op_family_is_known_except_the_ones_we_do_not_list():
+    report = costmodel.analyze(EveryListedOp(), (1, 4, 6, 6))
+    unknown = set(report.ops.loc[report.ops["status"] == "unknown", "op"])
+    assert unknown == {"Tensor.repeat_interleave"}  # not on the list: reported, never silently zero
+    ops = report.ops
+    numel = 4 * 6 * 6
+    pad = ops[ops["op"] == "pad"].iloc[0]
+    assert pad.kind == "data_movement" and pad.mac_elements == numel + 4 * 8 * 8
+    interp = ops[ops["op"] == "interpolate"].iloc[0]
+    assert interp.mac_elements == 4 * 4 * 4 + 4 * 8 * 8
+    assert set(ops.loc[ops["op"].isin(["relu6", "silu", "hardswish", "sigmoid", "gelu", "sub", "div", "mul"]),
+                       "kind"]) == {"elementwise"}
+    assert ops[ops["op"] == "batch_norm"].iloc[0].mac_elements == 2 * numel + 2 * 4
+    max_pool = ops[ops["op"] == "max_pool"].iloc[0]
+    assert max_pool.kind == "pooling" and max_pool.mac_elements == 4 * 8 * 8 + 4 * 4 * 4
+    copy = ops[ops["op"] == "copy"].iloc[0]  # contiguous() after a 4-D permute: a real copy, not a shuffle
+    assert copy.kind == "data_movement" and copy.mac_elements == 2 * 4 * 8 * 8
+    mean = ops[ops["op"] == "mean"].iloc[0]
+    assert mean.kind == "reduction" and mean.mac_elements == 4 + 4
