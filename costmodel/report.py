@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import pandas as pd
 
 from costmodel import fragmentation
 from costmodel.kinds import OpKind
+
+if TYPE_CHECKING:
+    from costmodel.latency import Latency
+    from costmodel.profiles import DeviceProfile
 
 UNITS = {
     "flops": "multiply-adds (1 MAdd = 1 FLOP, the ShuffleNet/MobileNet/EfficientNet convention)",
@@ -132,3 +136,9 @@ class Report:
     @property
     def partial(self) -> bool:
         return self.summary["status"] == "partial"
+
+    def latency(self, profile: DeviceProfile) -> Latency:
+        """Predicted latency on a device profile, at this report's batch (see costmodel.latency)."""
+        from costmodel.latency import predict  # latency imports this module
+
+        return predict(self, profile)

@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from costmodel.analysis import DTYPE_BYTES, analyze
+from costmodel.latency import Latency
+from costmodel.profiles import list_profiles, load_profile
 from costmodel.report import Report
 from costmodel.sources import load_model, parse_params, parse_shape
 from costmodel.units import bytes_, percent, si
@@ -18,22 +20,26 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="ARCH|FILE.py:Name", help="zoo architecture or your model")
     parser.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="zoo parameter (repeatable)")
     parser.add_argument("--resolution", type=int, help="input resolution (zoo models)")
-    parser.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    parser.add_argument("--batch", type=int, help="batch size (default 1; with --device, the profile's batch)")
     parser.add_argument("--input", metavar="N,C,H,W", help="input shape for your model (default 1,3,224,224)")
     parser.add_argument("--dtype", default="float32", choices=sorted(DTYPE_BYTES), help="dtype for MAC bytes")
     parser.add_argument("--keep-bn", action="store_true", help="keep BatchNorm as an elementwise op (no folding)")
 
 
-def report_from_args(args: argparse.Namespace, model_spec: str | None = None) -> Report:
+def report_from_args(args: argparse.Namespace, model_spec: str | None = None, *, batch: int | None = None) -> Report:
+    """The report the arguments name; `batch` (a profile's) applies unless --batch was given."""
     spec = model_spec or args.model
     model, shape, name = load_model(spec, params=parse_params(args.param), resolution=args.resolution,
-                                    batch=args.batch, input_shape=parse_shape(args.input) if args.input else None)
+                                    batch=args.batch if args.batch is not None else batch or 1,
+                                    input_shape=parse_shape(args.input) if args.input else None)
     return analyze(model, shape, dtype=args.dtype, fold_bn=not args.keep_bn, arch=name)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = sub.add_parser("analyze", help="FLOPs, params, MAC, fragmentation and elementwise cost of a model")
     add_model_arguments(parser)
+    parser.add_argument("--device", metavar="NAME|profile.json|all",
+                        help="add predicted latency on a device profile (see `python -m costmodel devices`)")
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print one JSON object")
     out.add_argument("--csv", metavar="FILE", help="write the per-op table as CSV")
@@ -74,13 +80,42 @@ def print_report(report: Report) -> None:
         print(f"\nPARTIAL: totals exclude the cost of unknown ops: {', '.join(s['unknown_ops'])}")
 
 
+def latencies(args: argparse.Namespace, report: Report) -> list[Latency]:
+    """Latency on every profile --device names, each at the profile's batch unless --batch was given
+    (`report` is the one at --batch, or at batch 1)."""
+    profiles = list_profiles() if args.device == "all" else [load_profile(args.device)]
+    reports = {report.summary["input_shape"][0]: report}
+    result = []
+    for profile in profiles:
+        batch = args.batch or profile.batch
+        if batch not in reports:
+            reports[batch] = report_from_args(args, batch=profile.batch)
+        result.append(reports[batch].latency(profile))
+    return result
+
+
+def print_latency(latency: Latency) -> None:
+    parts = ", ".join(f"{name} {ms:.3g} ms ({percent(ms / latency.ms if latency.ms else 0)})"
+                      for name, ms in latency.breakdown.items())
+    print(f"\nLatency on {latency.device} at batch {latency.batch}: {latency.ms:.4g} ms per batch, "
+          f"{latency.throughput:.4g} {latency.unit}{'  (PARTIAL: unknown ops cost overhead only)' * latency.partial}")
+    print(f"  time by ShuffleNet V2 Fig. 2 category: {parts}")
+
+
 def run(args: argparse.Namespace) -> int:
     report = report_from_args(args)
+    predicted = latencies(args, report) if args.device else []
     if args.json:
-        print(json.dumps(report.summary, indent=2))
+        summary = dict(report.summary)
+        if args.device:
+            entries = [latency.to_dict() for latency in predicted]
+            summary["latency"] = entries if args.device == "all" else entries[0]
+        print(json.dumps(summary, indent=2))
     elif args.csv:
         report.ops.to_csv(Path(args.csv), index=False)
         print(f"wrote {len(report.ops)} ops to {args.csv}")
     else:
         print_report(report)
+        for latency in predicted:
+            print_latency(latency)
     return 0

@@ -1,0 +1,45 @@
+"""`devices`: the shipped device profiles with kind, source, batch and fit error."""
+from __future__ import annotations
+
+import argparse
+import json
+
+import pandas as pd
+
+from costmodel.profiles import DeviceProfile, list_profiles
+
+TABLE = {"name": "name", "kind": "kind", "source": "source", "batch": "batch", "threads": "threads",
+         "unit": "unit", "fit_median_error_pct": "fit median %", "fit_max_error_pct": "fit max %",
+         "fit_samples": "samples", "device": "device"}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = sub.add_parser("devices", help="list device profiles (data/profiles) and how well each fits its data")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def _row(profile: DeviceProfile) -> dict:
+    return {"name": profile.name, "kind": profile.kind, "device": profile.device, "source": profile.source.method,
+            "batch": profile.batch, "threads": profile.threads, "unit": profile.unit,
+            "fit_median_error_pct": round(profile.fit.median_ape, 1),
+            "fit_max_error_pct": round(profile.fit.max_ape, 1), "fit_samples": profile.fit.samples,
+            "description": profile.source.description}
+
+
+def run(args: argparse.Namespace) -> int:
+    rows = [_row(p) for p in list_profiles()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("No device profiles in data/profiles: python -m costmodel profile --out data/profiles/NAME.json")
+        return 0
+    shown = [{**row, "threads": row["threads"] or "-"} for row in rows]
+    table = pd.DataFrame(shown)[list(TABLE)].rename(columns=TABLE)
+    print(table.to_string(index=False))
+    print("\nbatch: whole networks are predicted at this batch (GPU: batches/s, CPU/ARM: images/s). fit %: "
+          "absolute error of the latency model on the profile's own measurements (median, max).")
+    for row in rows:
+        print(f"- {row['name']}: {row['description']}")
+    return 0

@@ -1,0 +1,97 @@
+"""Profiles calibrated to ShuffleNet V2 Tables 1-4 against the published speeds and the paper's conclusions."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+
+from costmodel import analyze, zoo
+from costmodel.calibrate import DEVICES, calibrate, calibration_table, g1_pair, paper_cells
+from costmodel.profiles import load_profile
+from costmodel.zoo.spec import REFERENCE_DIR
+
+GTX1080TI_PEAK_FLOPS = 11.3e12  # fp32, 2 flops per multiply-add
+
+
+@pytest.fixture(scope="module", params=list(DEVICES))
+def table(request):
+    return calibration_table(load_profile(request.param))
+
+
+def _rows(path: str) -> list[dict[str, str]]:
+    with open(REFERENCE_DIR / path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_the_floor_rule_gives_every_printed_table1_pair():
+    for row in _rows("shufflenetv2_table1_g1.csv"):
+        ratio = int(row["c1:c2"].split(":")[1])
+        for device, width in (("gpu", 128), ("arm", 32)):
+            printed = tuple(int(v) for v in row[f"{device}_c1c2_at_x1"].strip("()").split(","))
+            assert g1_pair(width, ratio) == printed
+
+
+def test_table2_g1_and_table3_1_fragment_are_one_network_with_one_speed_per_column():
+    """Why x2/x4 mean 2x/4x channels: the same network must be at the same channels in both tables."""
+    cells = paper_cells("gpu") + paper_cells("arm")
+    t2 = {c["column"]: c for c in cells if c["table"] == 2 and c["row"] == "g=1"}
+    t3 = {c["column"]: c for c in cells if c["table"] == 3 and c["row"] == "1-fragment"}
+    pairs = [("gpu_x1", "gpu_c128"), ("gpu_x2", "gpu_c256"), ("gpu_x4", "gpu_c512"), ("cpu_x1", "cpu_c64"),
+             ("cpu_x2", "cpu_c128"), ("cpu_x4", "cpu_c256")]
+    for x, c in pairs:
+        assert t2[x]["kwargs"]["c"] == t3[c]["kwargs"]["c"]
+        assert t2[x]["speed"] == pytest.approx(t3[c]["speed"], rel=0.015)
+
+
+def test_calibration_batch_1_is_the_only_batch_under_the_gtx1080ti_peak():
+    """Table 1, x4 column, 1:1 (c = 512): the fastest arithmetic rate of the GPU tables."""
+    cell = next(c for c in paper_cells("gpu") if c["table"] == 1 and c["column"] == "gpu_x4" and c["row"] == "1:1")
+    with torch.device("meta"):
+        model, shape = zoo.build(cell["arch"], **cell["kwargs"])
+    madds = analyze(model, shape).summary["flops"]
+    assert madds == 10 * 2 * 56 * 56 * 512 * 512
+    per_batch = 2 * madds * cell["speed"]
+    assert per_batch < GTX1080TI_PEAK_FLOPS < 2 * per_batch
+
+
+def test_calibrated_models_are_close_to_the_published_speeds(table):
+    errors = table["error_pct"].abs()
+    assert errors.groupby(table["table"]).median().max() < 10
+    assert errors.max() < 40
+
+
+def _speeds(table, number: int, device: str | None = None):
+    rows = table[table["table"] == number]
+    if device:
+        rows = rows[rows["column"].str.startswith(device)]
+    return rows.pivot(index="row", columns="column", values="predicted")
+
+
+def test_table1_equal_widths_are_fastest_in_every_column(table):
+    speeds = _speeds(table, 1)
+    assert (speeds.idxmax() == "1:1").all()
+
+
+def test_table2_g1_fastest_and_g8_slowest_on_gpu():
+    table = calibration_table(load_profile("gtx1080ti"))
+    speeds = _speeds(table, 2, "gpu")
+    assert (speeds.idxmax() == "g=1").all() and (speeds.idxmin() == "g=8").all()
+
+
+def test_table3_one_fragment_fastest_on_gpu():
+    speeds = _speeds(calibration_table(load_profile("gtx1080ti")), 3, "gpu")
+    assert (speeds.idxmax() == "1-fragment").all()
+
+
+def test_table4_no_relu_and_no_shortcut_fastest(table):
+    speeds = _speeds(table, 4)
+    assert (speeds.idxmax() == "ReLU no, shortcut no").all()
+
+
+@pytest.mark.parametrize("name", list(DEVICES))
+def test_shipped_calibrated_profiles_are_up_to_date(name):
+    fresh, shipped = calibrate(name), load_profile(name)
+    assert [m.label for m in fresh.measurements] == [m.label for m in shipped.measurements]
+    assert [m.ms for m in fresh.measurements] == pytest.approx([m.ms for m in shipped.measurements])
+    assert fresh.fit.median_ape == pytest.approx(shipped.fit.median_ape, rel=1e-3)

@@ -1,0 +1,146 @@
+"""The latency model: closed-form op times, breakdowns that add up, units, batch rules, growth with FLOPs."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from costmodel import analyze
+from costmodel.cli import main
+from costmodel.kernels import KERNEL_CLASSES
+from costmodel.kinds import CATEGORIES
+from costmodel.latency import Latency, analyze_for_profile, predict
+from costmodel.profiles import DeviceProfile, FitQuality, KernelParams, LatencyModel, Measurement, OpSample, \
+    Source, list_profiles, load_profile
+
+PROFILES = list_profiles()
+FAMILIES = {  # FLOPs (multiply-adds) grow along each list
+    "shufflenet_v2": [{"width": w} for w in (0.5, 1.0, 1.5, 2.0)],
+    "mobilenet_v2": [{"width": w} for w in (0.5, 1.0, 1.4)],
+    "efficientnet": [{"variant": v} for v in ("b0", "b1", "b2")],
+}
+
+
+def hand_profile(kind: str = "cpu", *, overhead_us: float = 0.0, gbytes_per_s: float = 1e9,
+                 gmadds_per_s: float = 1.0, batch: int = 1) -> DeviceProfile:
+    """A profile whose every class has the given parameters and no size effects: times are closed-form."""
+    kernels = {name: KernelParams(overhead_us=overhead_us, gbytes_per_s=gbytes_per_s, gmadds_per_s=gmadds_per_s)
+               for name in KERNEL_CLASSES}
+    sample = OpSample(kind="elementwise", op="relu", flops=0, mac_bytes=8, pixels=1, reduction=1, outputs=1,
+                      groups=1, in_channels=1)
+    return DeviceProfile(
+        name="hand", device="hand-made", kind=kind, source=Source(method="measured", description="test"),
+        batch=batch, latency_model=LatencyModel(kernels=kernels, cache_bytes=1e12, spill=0.0),
+        measurements=[Measurement(label="x", ms=1.0, ops=[sample])], fit=FitQuality(samples=1, median_ape=0, max_ape=0))
+
+
+def test_a_compute_bound_conv_costs_its_overhead_plus_flops_over_peak():
+    conv = nn.Conv2d(32, 64, 1)
+    latency = predict(analyze(conv, (1, 32, 28, 28)), hand_profile(overhead_us=10.0, gmadds_per_s=1.0))
+    flops = 28 * 28 * 64 * 32  # multiply-adds of a 1x1 conv
+    assert latency.ms == pytest.approx(0.010 + flops / 1e9 * 1e3, rel=1e-6)
+
+
+def test_a_memory_bound_relu_costs_its_mac_bytes_over_bandwidth():
+    latency = predict(analyze(nn.ReLU(), (1, 16, 10, 10)), hand_profile(gbytes_per_s=2.0))
+    mac_bytes = 2 * 16 * 10 * 10 * 4  # read + write, fp32
+    assert latency.ms == pytest.approx(mac_bytes / 2e9 * 1e3, rel=1e-6)
+
+
+def test_compute_and_memory_overlap_no_worse_than_their_sum():
+    conv = analyze(nn.Conv2d(64, 64, 3, padding=1), (1, 64, 14, 14))
+    compute = predict(conv, hand_profile(gmadds_per_s=1.0)).ms
+    memory = predict(conv, hand_profile(gmadds_per_s=1e12, gbytes_per_s=0.01)).ms
+    both = predict(conv, hand_profile(gmadds_per_s=1.0, gbytes_per_s=0.01)).ms
+    assert max(compute, memory) <= both <= compute + memory
+
+
+def test_views_are_free_and_every_kernel_pays_its_overhead():
+    class Shuffle(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            n, c, h, w = x.shape
+            return x.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+
+    latency = predict(analyze(Shuffle(), (1, 8, 4, 4)), hand_profile(overhead_us=5.0))
+    kernels = latency.per_op[latency.per_op["kind"] != "view"]
+    assert len(kernels) == 1 and latency.ms == pytest.approx(0.005, rel=1e-3)
+    assert (latency.per_op.loc[latency.per_op["kind"] == "view", "ms"] == 0).all()
+    assert latency.breakdown["Shuffle"] == pytest.approx(latency.ms)
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=[p.name for p in PROFILES])
+@pytest.mark.parametrize("arch, params", [("shufflenet_v2", {"width": 1.0}), ("efficientnet", {"variant": "b0"}),
+                                          ("resnet50", {})])
+def test_breakdown_per_op_and_per_block_sum_to_the_total(profile, arch, params):
+    latency = analyze_for_profile(arch, profile, params=params).latency(profile)
+    assert list(latency.breakdown) == list(CATEGORIES)
+    assert sum(latency.breakdown.values()) == pytest.approx(latency.ms, rel=1e-9)
+    assert latency.per_op["ms"].sum() == pytest.approx(latency.ms, rel=1e-9)
+    assert latency.per_block["ms"].sum() == pytest.approx(latency.ms, rel=1e-9)
+    assert list(latency.per_op.columns) == ["name", "kind", "category", "block", "ms"]
+    assert latency.ms > 0 and all(v >= 0 for v in latency.breakdown.values())
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=[p.name for p in PROFILES])
+@pytest.mark.parametrize("family", FAMILIES)
+def test_prediction_grows_with_flops_within_a_family(profile, family):
+    reports = [analyze_for_profile(family, profile, params=p) for p in FAMILIES[family]]
+    flops = [r.summary["flops"] for r in reports]
+    ms = [predict(r, profile).ms for r in reports]
+    assert flops == sorted(flops) and ms == sorted(ms)
+
+
+def test_throughput_units_follow_the_papers():
+    report = analyze(nn.Conv2d(8, 8, 1), (4, 8, 8, 8))
+    gpu = predict(report, hand_profile("gpu", overhead_us=100.0))
+    cpu = predict(report, hand_profile("cpu", overhead_us=100.0))
+    assert gpu.batch == cpu.batch == 4 and gpu.ms == pytest.approx(cpu.ms)
+    assert (gpu.unit, cpu.unit) == ("batches/s", "images/s")
+    assert gpu.throughput == pytest.approx(1e3 / gpu.ms) and cpu.throughput == pytest.approx(4e3 / cpu.ms)
+
+
+def test_whole_networks_are_predicted_at_the_profiles_batch():
+    for name, batch in (("gtx1080ti", 8), ("snapdragon810", 1)):
+        profile = load_profile(name)
+        report = analyze_for_profile("mobilenet_v1", profile, params={"width": 0.5})
+        assert report.summary["input_shape"][0] == batch and predict(report, profile).batch == batch
+
+
+def test_report_latency_is_predict_and_to_dict_is_the_json_form():
+    profile = load_profile("gtx1080ti")
+    report = analyze_for_profile("shufflenet_v2", profile)
+    latency = report.latency(profile)
+    assert isinstance(latency, Latency) and latency.ms == predict(report, profile).ms
+    data = latency.to_dict()
+    assert set(data) == {"device", "batch", "ms", "throughput", "unit", "breakdown"}
+    assert json.loads(json.dumps(data)) == data and data["device"] == "gtx1080ti"
+
+
+def test_analyze_device_adds_latency_to_the_json(capsys):
+    assert main(["analyze", "shufflenet_v2", "-p", "width=1.0", "--device", "snapdragon810", "--json"]) == 0
+    latency = json.loads(capsys.readouterr().out)["latency"]
+    assert latency["device"] == "snapdragon810" and latency["batch"] == 1 and latency["unit"] == "images/s"
+    assert set(latency["breakdown"]) == set(CATEGORIES)
+    assert math.isclose(sum(latency["breakdown"].values()), latency["ms"], rel_tol=1e-9)
+
+
+def test_analyze_device_all_gives_one_entry_per_profile_at_its_batch(capsys):
+    assert main(["analyze", "mobilenet_v2", "--device", "all", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)["latency"]
+    assert [(e["device"], e["batch"]) for e in entries] == [(p.name, p.batch) for p in PROFILES]
+
+
+def test_batch_flag_overrides_the_profile_batch_and_table_shows_units(capsys):
+    assert main(["analyze", "mobilenet_v2", "--device", "gtx1080ti", "--batch", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "at batch 2:" in out and "ms per batch" in out and "batches/s" in out
+    assert all(category in out for category in CATEGORIES)
+
+
+def test_analyze_with_an_unknown_device_is_one_line_and_exit_2(capsys):
+    assert main(["analyze", "mobilenet_v2", "--device", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no device profile named 'nope'" in err

@@ -1,0 +1,110 @@
+"""Device profile schema: shipped profiles load, save/load round-trips, broken files fail in one clear line."""
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from costmodel.cli import main
+from costmodel.errors import CostModelError
+from costmodel.kernels import KERNEL_CLASSES
+from costmodel.profiles import DeviceProfile, list_profiles, load_profile, parse_profile, profile_names, \
+    read_profile, save_profile
+
+SHIPPED = ("gtx1080ti", "snapdragon810")
+
+
+@pytest.fixture(scope="module")
+def valid() -> dict:
+    return load_profile("snapdragon810").model_dump(mode="json")
+
+
+def test_calibrated_profiles_are_shipped_with_their_batch_and_kind():
+    profiles = {p.name: p for p in list_profiles()}
+    assert set(SHIPPED) <= set(profiles)
+    assert (profiles["gtx1080ti"].kind, profiles["gtx1080ti"].batch, profiles["gtx1080ti"].unit) == \
+        ("gpu", 8, "batches/s")
+    assert (profiles["snapdragon810"].kind, profiles["snapdragon810"].batch, profiles["snapdragon810"].unit) == \
+        ("cpu", 1, "images/s")
+
+
+def test_every_shipped_profile_carries_its_data_and_fit_error():
+    for profile in list_profiles():
+        assert profile.fit.samples == len(profile.measurements) > 0
+        assert all(m.predicted_ms is not None for m in profile.measurements)
+        assert set(profile.latency_model.kernels) == set(KERNEL_CLASSES)
+        assert profile.source.description
+
+
+def test_a_measured_cpu_profile_of_this_kind_of_machine_is_shipped():
+    measured = [p for p in list_profiles() if p.source.method == "measured"]
+    assert measured and all(p.source.machine and p.source.date and p.threads for p in measured)
+    assert any(p.threads == 1 and p.batch == 1 for p in measured)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    profile = load_profile("gtx1080ti")
+    path = save_profile(profile, tmp_path / "copy.json")
+    assert read_profile(path) == profile
+    assert load_profile(str(path)) == profile
+
+
+def _broken(valid: dict, edit) -> dict:
+    data = copy.deepcopy(valid)
+    edit(data)
+    return data
+
+
+BROKEN = {
+    "missing kind": (lambda d: d.pop("kind"), "field 'kind': Field required"),
+    "unknown kind": (lambda d: d.update(kind="tpu"), "field 'kind'"),
+    "negative bandwidth": (lambda d: d["latency_model"]["kernels"]["conv1x1"].update(gbytes_per_s=-1),
+                           "field 'latency_model.kernels.conv1x1.gbytes_per_s'"),
+    "missing kernel class": (lambda d: d["latency_model"]["kernels"].pop("shuffle"), "missing ['shuffle']"),
+    "zero batch": (lambda d: d.update(batch=0), "field 'batch'"),
+    "no measurements": (lambda d: d.update(measurements=[]), "field 'measurements'"),
+    "unknown op kind": (lambda d: d["measurements"][0]["ops"][0].update(kind="magic"),
+                        "field 'measurements.0.ops.0.kind'"),
+    "typo in a field name": (lambda d: d.update(batchsize=1), "field 'batchsize': Extra inputs are not permitted"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN, ids=list(BROKEN))
+def test_broken_profiles_fail_in_one_line_naming_the_field(valid, case):
+    edit, expected = BROKEN[case]
+    with pytest.raises(CostModelError) as error:
+        parse_profile(_broken(valid, edit), "test.json")
+    message = str(error.value)
+    assert expected in message and "\n" not in message and "test.json" in message
+
+
+def test_a_file_that_is_not_json_names_the_line(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('{\n  "name": "x",\n  oops\n}')
+    with pytest.raises(CostModelError, match="is not JSON \\(line 3"):
+        read_profile(path)
+
+
+def test_unknown_profile_name_lists_the_shipped_ones():
+    with pytest.raises(CostModelError) as error:
+        load_profile("gtx9090")
+    assert all(name in str(error.value) for name in profile_names())
+
+
+def test_devices_command_lists_kind_source_batch_and_fit_error(capsys):
+    assert main(["devices"]) == 0
+    out = capsys.readouterr().out
+    for profile in list_profiles():
+        line = next(line for line in out.splitlines() if line.strip().startswith(profile.name + " "))
+        assert profile.kind in line and profile.source.method in line and f"{profile.fit.median_ape:.1f}" in line
+    assert main(["devices", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["name"] for r in rows} == set(profile_names())
+    assert {"kind", "source", "batch", "fit_median_error_pct", "fit_max_error_pct"} <= rows[0].keys()
+
+
+def test_schema_version_is_checked(valid):
+    with pytest.raises(CostModelError, match="schema_version"):
+        parse_profile({**valid, "schema_version": 2}, "future.json")
+    assert isinstance(parse_profile(valid, "ok.json"), DeviceProfile)
