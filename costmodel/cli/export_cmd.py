@@ -1,0 +1,55 @@
+"""`export`: a paper figure (the app's) as SVG, PDF or PNG, rendered with kaleido + Chromium at a fixed size."""
+from __future__ import annotations
+
+import argparse
+
+from costmodel.analysis import DTYPE_BYTES
+from costmodel.catalog import RECIPES
+from costmodel.errors import CostModelError
+from costmodel.evaluate import Settings
+from costmodel.export import FIGURE_FORMATS, format_of, write_figure
+from costmodel.profiles import profile_names
+from costmodel.sources import parse_params
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    figures = "; ".join(f"{r.name}: {r.help}" for r in RECIPES.values())
+    parser = sub.add_parser("export", help="write a paper figure (SVG, PDF, PNG)",
+                            description=f"Figures: {figures}. `-p` parameters per figure: `--list`.")
+    parser.add_argument("figure", nargs="?", choices=sorted(RECIPES), metavar="FIGURE", help="figure name")
+    parser.add_argument("--format", choices=FIGURE_FORMATS, help="default: the --out suffix")
+    parser.add_argument("--out", metavar="FILE", help="output file")
+    parser.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="figure parameter (repeatable)")
+    parser.add_argument("--device", action="append", metavar="NAME|profile.json",
+                        help="device profile to show (repeatable; default: every shipped profile)")
+    parser.add_argument("--batch", type=int, help="batch for latency (default: each profile's own)")
+    parser.add_argument("--dtype", default="float32", choices=sorted(DTYPE_BYTES), help="dtype for MAC bytes")
+    parser.add_argument("--keep-bn", action="store_true", help="keep BatchNorm as an elementwise op")
+    parser.add_argument("--list", action="store_true", help="list the figures and their -p parameters")
+    return parser
+
+
+def _list() -> None:
+    for recipe in RECIPES.values():
+        print(f"{recipe.name}  - {recipe.help}")
+        for p in recipe.params:
+            print(f"    -p {p.name}=VALUE   default {p.default!r}; {p.valid()}. {p.help}")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list:
+        _list()
+        return 0
+    if not args.figure or not args.out:
+        raise CostModelError("export needs a FIGURE and --out FILE", "e.g. export g1 --out g1.pdf (or --list)")
+    if args.batch is not None and args.batch < 1:
+        raise CostModelError(f"batch {args.batch} is not positive", "use --batch 1 or more")
+    fmt = format_of(args.out, args.format)  # checked before the (possibly long) computation
+    devices = tuple(args.device or profile_names())
+    if not devices:
+        raise CostModelError("no device profiles to show", "pass --device NAME|profile.json")
+    settings = Settings(devices=devices, batch=args.batch, dtype=args.dtype, fold_bn=not args.keep_bn)
+    fig = RECIPES[args.figure].figure(settings, parse_params(args.param))
+    path = write_figure(fig, args.out, fmt)
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,67 @@
+"""Device profiles: where each profile's numbers come from and how well its latency model fits them; rooflines
+with a network's ops; profile this machine; upload a profile."""
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from costmodel import evaluate, figures, profile_views, tables, ui
+from costmodel.errors import CostModelError
+from costmodel.evaluate import ZooModel
+from costmodel.zoo import ARCHS
+
+settings = ui.page(
+    "Device profiles",
+    "A profile holds a device's fitted latency model and the measurements it was fitted to. It is only as "
+    "honest as its fit: each carries its error on its own data. Calibrated profiles are fitted to ShuffleNet "
+    "V2's published Tables 1-4; measured ones to micro-benchmarks timed on a named machine.")
+
+ui.table(profile_views.summary(settings), "profiles", caption="Device profiles: provenance, batch and fit error.")
+
+name = st.selectbox("Profile", settings.devices, format_func=lambda d: evaluate.profile(d).name, key="profile")
+device = evaluate.profile(name)
+arch = st.selectbox("Network whose ops are drawn on the roofline", tuple(ARCHS), key="roofline_arch",
+                    index=tuple(ARCHS).index("shufflenet_v2"))
+model = ZooModel.of(arch)
+roof, fit = st.columns(2)
+with roof:
+    with ui.guard():
+        ops = profile_views.roofline_ops(model, name, settings)
+    ui.chart(figures.roofline(profile_views.ceilings(device), ops, title=f"{device.name}: roofline with "
+                              f"{model.label} ops (batch {evaluate.device_batch(device, settings)})"),
+             f"roofline_{device.name}")
+with fit:
+    points = profile_views.fit_points(device)
+    ui.chart(figures.fit_quality(points, title=f"{device.name}: measured vs fitted ({device.fit.median_ape:.1f}% "
+                                 "median error)"), f"fit_{device.name}")
+with st.expander("Fitted parameters and measurements"):
+    ui.table(profile_views.parameters(device), f"parameters_{device.name}",
+             caption=f"{device.name}: latency-model parameters per kernel class.")
+    ui.table(tables.readable(points, settings), f"measurements_{device.name}",
+             caption=f"{device.name}: measurements and the fitted model's times.")
+
+st.subheader("Profile this machine")
+left, right = st.columns(2)
+with left:
+    new_name = st.text_input("Profile name", "this_machine", key="new_name")
+    quick = st.toggle("Quick (under 2 minutes)", True, key="quick")
+    if st.button("Profile this machine", key="run_profiler", type="primary"):
+        bar = st.progress(0.0, text="Timing micro-benchmarks in a separate process...")
+        with ui.guard():
+            measured = profile_views.profile_machine(new_name, quick=quick, on_progress=lambda f: bar.progress(
+                min(1.0, f), text=f"Timing micro-benchmarks: {100 * f:.0f}%"))
+            ui.add_profile(measured.model_dump(mode="json"), "the new profile")
+        st.rerun()
+with right:
+    upload = st.file_uploader("Upload a profile (JSON)", type=["json"], key="upload")
+    if upload is not None:
+        with ui.guard():
+            try:
+                data = json.loads(upload.getvalue())
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                raise CostModelError(f"{upload.name} is not JSON ({error})", "upload a profile .json file") from None
+            added, new = ui.add_profile(data, upload.name)
+        if new:
+            st.rerun()  # show it in the sidebar (already drawn in this run)
+        st.success(f"Loaded {added.name} ({added.device}); it is selected in the sidebar.")

@@ -1,0 +1,250 @@
+"""Every app page in AppTest: it loads without an exception; moving its main controls changes the displayed
+numbers to what the engine and latency API give for that setting (computed here independently of the pages'
+helpers); impossible settings show st.error, never a traceback."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+from torch import nn
+
+from costmodel import CostModelError, analyze, ranking, zoo_table
+from costmodel.evaluate import Settings
+from costmodel.latency import predict
+from costmodel.profile_views import profile_machine
+from costmodel.profiles import PROFILE_DIR, list_profiles, load_profile, profile_names
+from costmodel.sources import load_model
+from costmodel.units import si
+from costmodel.zoo.layers import round_to_multiple
+from costmodel.zoo.shufflenet_v1 import ShuffleV1Unit
+from costmodel.zoo.spec import reference_csv
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = {"home": "app.py", "blocks": "pages/1_ShuffleNet_blocks.py", "guidelines": "pages/2_Guidelines.py",
+         "scaling": "pages/3_EfficientNet_scaling.py", "zoo": "pages/4_Model_zoo.py",
+         "profiles": "pages/5_Device_profiles.py"}
+PROFILES = list_profiles()
+
+
+def page(name: str) -> AppTest:
+    app = AppTest.from_file(str(ROOT / PAGES[name]), default_timeout=240)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    return app
+
+
+def engine(arch: str, batch: int = 1, dtype: str = "float32", **params: object):
+    model, shape, label = load_model(arch, params=params, batch=batch)
+    return analyze(model, shape, dtype=dtype, arch=label)
+
+
+def metrics(where) -> dict[str, str]:
+    """Metric label -> value of an app or a block of it (a tab: guideline pages repeat labels per tab)."""
+    return {m.label: m.value for m in where.metric}
+
+
+def table(app: AppTest, first_column: str, second: str | None = None):
+    """The first displayed table whose columns start like that."""
+    for frame in (d.value for d in app.dataframe):
+        if frame.columns[0] == first_column and (second is None or frame.columns[1] == second):
+            return frame
+    raise AssertionError(f"no table starting with {first_column}, {second}")
+
+
+def cell(frame, metric: str, column: str) -> float:
+    return float(frame.loc[frame["metric"] == metric, column].iloc[0])
+
+
+def errors(app: AppTest) -> list[str]:
+    assert not app.exception, [e.value for e in app.exception]
+    return [e.value for e in app.error]
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_loads(name: str) -> None:
+    page(name)
+
+
+# ---------------------------------------------------------------- home and the shared sidebar
+def test_home_headline_and_sidebar() -> None:
+    app = page("home")
+    settings = Settings(devices=tuple(profile_names()))
+    pairs = zoo_table.same_flops_pairs(zoo_table.points(zoo_table.table(settings), settings))
+    for pair in pairs.itertuples():
+        assert metrics(app)[f"{pair.device} (batch {pair.batch})"] == f"{pair.ratio:.2f}x slower"
+    app.sidebar.selectbox(key="_settings.batch").set_value(1).run()
+    assert all("(batch 1)" in label for label in metrics(app))
+    app.sidebar.multiselect(key="_settings.devices").set_value([]).run()
+    assert errors(app) == ["No device profile selected: pick at least one in the sidebar."]
+
+
+# ---------------------------------------------------------------- ShuffleNet blocks
+def test_blocks_follow_the_controls() -> None:
+    app = page("blocks")
+    app.button_group(key="groups").set_value(8)
+    app.number_input(key="channels").set_value(384)
+    app.sidebar.selectbox(key="_settings.dtype").set_value("float16")
+    app.run()
+    assert not errors(app)
+    with torch.device("meta"):
+        unit = nn.Sequential(ShuffleV1Unit(384, 384, 1, 8, 8))
+    label = "V1 unit (g=8, c=384, s=1)"
+    for batch, device in [(1, None), *((p.batch, p) for p in PROFILES)]:
+        rep = analyze(unit, (batch, 384, 28, 28), dtype="float16")
+        shown = table(app, "metric")
+        if device is None:
+            assert cell(shown, "FLOPs (M multiply-adds)", label) == pytest.approx(rep.summary["flops"] / 1e6, 1e-5)
+            assert cell(shown, "MAC (MiB)", label) == pytest.approx(rep.summary["mac_bytes"] / 2 ** 20, 1e-5)
+        else:
+            row = f"{device.name} latency (ms, batch {device.batch})"
+            assert cell(shown, row, label) == pytest.approx(predict(rep, device).ms, 1e-5)
+
+
+def test_blocks_impossible_channels_show_an_error() -> None:
+    app = page("blocks")
+    app.number_input(key="channels").set_value(250).run()
+    assert any("multiple of 12" in e for e in errors(app))
+
+
+def test_blocks_unmatched_v2_uses_its_own_channels() -> None:
+    app = page("blocks")
+    app.toggle(key="matched").set_value(False).run()
+    app.number_input(key="v2_channels").set_value(200).run()
+    shown = table(app, "metric")
+    assert "V2 unit (c=200, split=0.5, s=1)" in shown.columns
+
+
+# ---------------------------------------------------------------- guidelines
+def test_g1_ratio_and_column_change_your_setting() -> None:
+    app = page("guidelines")
+    app.select_slider(key="ratio").set_value(12)
+    app.radio(key="level1").set_value(1)
+    app.run()
+    assert not errors(app)
+    # Table 1's 1:1 widths at x1, doubled for the x2 column (the calibrated profiles' reading, calibrate.py),
+    # then the paper's rule for 1:r pairs at equal FLOPs: c1 = floor(c / sqrt(r)), c2 = r c1.
+    row = next(r for r in reference_csv("shufflenetv2_table1_g1.csv") if r["c1:c2"] == "1:1")
+    for device in PROFILES:
+        column = "gpu_c1c2_at_x1" if device.kind == "gpu" else "arm_c1c2_at_x1"
+        c = 2 * int(row[column].strip("()").split(",")[0])
+        c1 = math.floor(c / math.sqrt(12) + 1e-9)
+        rep = engine("g1_pointwise", c1=c1, c2=12 * c1)
+        g1 = metrics(app.tabs[0])
+        assert g1[f"{device.name} ({device.unit}, batch 1)"] == f"{predict(rep, device).throughput:.4g}"
+        if device is PROFILES[0]:
+            assert g1["Your setting: 1:12 (yours)"] == si(rep.summary["flops"], "MAdds")
+
+
+def test_g2_g3_g4_controls() -> None:
+    app = page("guidelines")
+    app.select_slider(key="g").set_value(4)
+    app.selectbox(key="structure").set_value("4-fragment-parallel")
+    app.toggle(key="relu").set_value(False)
+    app.run()
+    labels = [label for label in metrics(app) if label.startswith("Your setting")]
+    assert labels == ["Your setting: 1:3 (yours)", "Your setting: g=4 (yours)", "Your setting: 4-fragment-parallel",
+                      "Your setting: ReLU no, shortcut yes"]
+    rep = engine("g4_bottleneck", relu=False, shortcut=True, c=32)  # Table 4's first columns: c = 32
+    for device in PROFILES:
+        assert metrics(app.tabs[3])[f"{device.name} ({device.unit}, batch 1)"] == f"{predict(rep, device).throughput:.4g}"
+
+
+# ---------------------------------------------------------------- EfficientNet scaling
+def test_phi_and_bases_change_the_point() -> None:
+    app = page("scaling")
+    app.slider(key="phi").set_value(2.5).run()
+    assert not errors(app)
+    rep = engine("efficientnet", phi=2.5)
+    shown = metrics(app)
+    assert shown["FLOPs (multiply-adds)"] == si(rep.summary["flops"], "MAdds")
+    assert shown["Resolution"] == f"{round_to_multiple(224 * 1.15 ** 2.5, 4)} px"
+    for device in PROFILES:
+        timed = predict(engine("efficientnet", device.batch, phi=2.5), device)
+        assert shown[f"{device.name} (ms, batch {device.batch})"] == f"{timed.ms:.4g} ms"
+    assert not app.warning
+    one = next(p for p in PROFILES if p.batch == 1)  # new bases mean new curves: keep them to one batch size
+    app.sidebar.multiselect(key="_settings.devices").set_value([one.name])
+    app.slider(key="alpha").set_value(1.5).run()
+    assert metrics(app)["alpha x beta^2 x gamma^2"] == f"{1.5 * 1.1 ** 2 * 1.15 ** 2:.3f}"
+    assert metrics(app)["FLOPs (multiply-adds)"] == si(engine("efficientnet", phi=2.5, alpha=1.5).summary["flops"],
+                                                       "MAdds")
+    assert any("far from 2" in w.value for w in app.warning)
+
+
+# ---------------------------------------------------------------- model zoo
+def test_any_zoo_model_and_the_reward_ranking() -> None:
+    app = page("zoo")
+    app.selectbox(key="arch").set_value("mobilenet_v2").run()
+    app.number_input(key="zoo.mobilenet_v2.width").set_value(0.75).run()
+    assert not errors(app)
+    shown = table(app, "metric", "mobilenet_v2(width=0.75)")
+    assert cell(shown, "FLOPs (M multiply-adds)", "mobilenet_v2(width=0.75)") == pytest.approx(
+        engine("mobilenet_v2", width=0.75).summary["flops"] / 1e6, 1e-5)
+
+    app.slider(key="target_ms").set_value(20.0)
+    app.slider(key="w").set_value(-0.3)
+    app.run()
+    settings = Settings(devices=tuple(profile_names()))
+    ranked = ranking.rank(zoo_table.points(zoo_table.table(settings), settings), 20.0, -0.3)
+    for device, best in ranked[ranked["rank"] == 1].drop_duplicates("device")[["device", "model"]].values:
+        assert metrics(app)[f"Best on {device}"] == best
+
+
+def test_impossible_zoo_parameters_show_an_error() -> None:
+    app = page("zoo")
+    app.number_input(key="zoo.shufflenet_v2.width").set_value(0.05)
+    app.number_input(key="zoo.shufflenet_v2.split_ratio").set_value(0.05)
+    app.run()
+    assert any("split_ratio" in e for e in errors(app))
+
+
+# ---------------------------------------------------------------- device profiles
+def test_profile_upload_valid_and_invalid(tmp_path: Path) -> None:
+    app = page("profiles")
+    shipped = json.loads((PROFILE_DIR / f"{profile_names()[0]}.json").read_text())
+    mine = json.dumps({**shipped, "name": "my_device"}).encode()
+    app.file_uploader(key="upload").set_value(("my_device.json", mine, "application/json")).run()
+    assert not errors(app)
+    chosen = app.sidebar.multiselect(key="_settings.devices").value
+    assert any(Path(d).stem.startswith("my_device") for d in chosen)
+    assert "my_device" in list(table(app, "profile")["profile"])
+
+    broken = json.dumps({**shipped, "kind": "tpu"}).encode()
+    app.file_uploader(key="upload").set_value(("broken.json", broken, "application/json")).run()
+    assert any("field 'kind'" in e for e in errors(app))
+    app.file_uploader(key="upload").set_value(("notjson.json", b"{nope", "application/json")).run()
+    assert any("is not JSON" in e for e in errors(app))
+
+
+FAKE_PROFILER = """
+import shutil, sys, time
+out = sys.argv[sys.argv.index("--out") + 1]
+for i in range(1, 5):
+    sys.stderr.write(f"\\rtiming: {i}/4 [00:00<00:00]"); sys.stderr.flush()
+if "--fail" in sys.argv:
+    sys.stderr.write("\\nerror: no CUDA device\\n"); sys.exit(2)
+shutil.copy(sys.argv[1], out)
+"""
+
+
+def test_profile_machine_reports_progress_and_errors(tmp_path: Path) -> None:
+    script = tmp_path / "fake_profiler.py"
+    script.write_text(FAKE_PROFILER)
+    source = PROFILE_DIR / f"{profile_names()[0]}.json"
+    seen: list[float] = []
+    made = profile_machine("x", on_progress=seen.append, command=[sys.executable, str(script), str(source)])
+    assert seen == [0.25, 0.5, 0.75, 1.0]
+    assert made == load_profile(source)
+    with pytest.raises(CostModelError, match="no CUDA device"):
+        profile_machine("x", command=[sys.executable, str(script), str(source), "--fail"])
+
+
+def test_profile_machine_rejects_a_bad_name() -> None:
+    with pytest.raises(CostModelError, match="characters"):
+        profile_machine("my machine/1", command=[sys.executable, "-c", "raise SystemExit(1)"])
