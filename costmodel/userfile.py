@@ -23,8 +23,8 @@ def is_user_spec(spec: str) -> bool:
     return ":" in spec
 
 
-def _where(error: BaseException, path: str) -> str:
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == path]
+def _where(error: BaseException, path: Path) -> str:
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename).resolve() == path.resolve()]
     return f" (line {frames[-1].lineno})" if frames else ""
 
 
@@ -42,7 +42,7 @@ def _import_file(path: Path) -> object:
         raise CostModelError(f"syntax error in '{path}' line {error.lineno}: {error.msg}", "fix the file") from None
     except Exception as error:  # noqa: BLE001 - any failure of user code is reported, not raised
         raise CostModelError(
-            f"importing '{path}' raised {type(error).__name__}: {error}{_where(error, str(path))}",
+            f"importing '{path}' raised {type(error).__name__}: {error}{_where(error, path)}",
             "make the file importable on its own",
         ) from None
     return module

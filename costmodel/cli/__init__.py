@@ -9,10 +9,10 @@ import sys
 import warnings
 from types import ModuleType
 
-from costmodel.cli import analyze_cmd, zoo_cmd
+from costmodel.cli import analyze_cmd, compare_cmd, devices_cmd, export_cmd, lint_cmd, profile_cmd, zoo_cmd
 from costmodel.errors import CostModelError
 
-COMMANDS: tuple[ModuleType, ...] = (zoo_cmd, analyze_cmd)
+COMMANDS: tuple[ModuleType, ...] = (zoo_cmd, analyze_cmd, lint_cmd, compare_cmd, export_cmd, devices_cmd, profile_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,86 @@
+"""`compare`: A/B comparison of two models - metrics side by side and per-category deltas of cost and time."""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+
+import pandas as pd
+
+from costmodel.cli.analyze_cmd import add_model_arguments, report_from_args
+from costmodel.compare import Comparison, compare, readable
+from costmodel.errors import CostModelError
+from costmodel.latency import Latency
+from costmodel.profiles import DeviceProfile, list_profiles, load_profile
+from costmodel.report import Report
+
+_INLINE = re.compile(r"^\s*([\w.]+)\s*\((.*)\)\s*$")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = sub.add_parser("compare", help="A/B comparison of two models, per category and per device",
+                            description="Compare model A with model B. Name a zoo model with its parameters "
+                                        "inline, e.g. 'shufflenet_v1(groups=8)'; -p applies to both.")
+    add_model_arguments(parser)
+    parser.add_argument("other", metavar="B", help="the second model (same forms as the first)")
+    parser.add_argument("--device", action="append", metavar="NAME|profile.json|all",
+                        help="device profile (repeatable; default: every shipped profile)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def split_inline(spec: str) -> tuple[str, list[str]]:
+    """'shufflenet_v1(groups=8, width=0.5)' -> ('shufflenet_v1', ['groups=8', 'width=0.5']): the label form."""
+    match = _INLINE.match(spec)
+    if match is None:
+        return spec, []
+    return match[1], [pair.strip() for pair in match[2].split(",") if pair.strip()]
+
+
+def _analysed(args: argparse.Namespace, spec: str, profiles: list[DeviceProfile]) -> tuple[Report, list[Latency]]:
+    """The model's report for its costs (per image) and its latency on each profile (at the profile's own
+    batch, as the app and ShuffleNet V2 Table 8 do); --batch, when given, applies to both."""
+    arch, inline = split_inline(spec)
+    named = argparse.Namespace(**{**vars(args), "param": [*(args.param or []), *inline]})
+    reports: dict[int, Report] = {}
+
+    def at(batch: int) -> Report:
+        if batch not in reports:
+            reports[batch] = report_from_args(named, arch, batch=batch)
+        return reports[batch]
+
+    return at(1), [at(p.batch).latency(p) for p in profiles]
+
+
+def devices(names: list[str] | None) -> list[DeviceProfile]:
+    if not names or "all" in names:
+        profiles = list_profiles()
+        if not profiles:
+            raise CostModelError("no device profiles are shipped", "give one with --device profile.json")
+        return profiles
+    return [load_profile(name) for name in names]
+
+
+def _show(frame: pd.DataFrame) -> str:
+    return readable(frame).to_string(index=False)
+
+
+def print_comparison(result: Comparison) -> None:
+    print(f"A: {result.a}\nB: {result.b}\n")
+    print(_show(result.metrics))
+    print("\nCost by ShuffleNet V2 Figure 2 category (FLOPs = multiply-adds):")
+    print(_show(result.costs))
+    if len(result.latency):
+        print("\nPredicted time by category, ms:")
+        print(_show(result.latency))
+
+
+def run(args: argparse.Namespace) -> int:
+    profiles = devices(args.device)
+    (a, latency_a), (b, latency_b) = _analysed(args, args.model, profiles), _analysed(args, args.other, profiles)
+    result = compare(a, b, latency_a, latency_b)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print_comparison(result)
+    return 0

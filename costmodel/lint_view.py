@@ -1,0 +1,63 @@
+"""The guideline-findings panel, for any app page: ShuffleNet V2's G1-G4 findings of a model on a device the
+user picks. `lint_panel(pairs)` takes (report, profile) pairs - the report at that device's batch; a zoo page
+drops in `source_lint_panel(source, settings)`. Numbers come from costmodel.lint; this module lays them out."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+
+from costmodel import lint as rules
+from costmodel.evaluate import Settings, Source, device_batch, profiles, report
+from costmodel.lint import DEFAULT_DEVICE, LintResult, lint
+from costmodel.profiles import DeviceProfile
+from costmodel.report import Report
+
+SHOWN = 12  # findings listed before "show all"
+
+_HOW = (f"Thresholds (costmodel.lint): G1/G2 flag MAC {100 * rules.MAC_EXCESS_LIMIT:.0f}% or more above the least "
+        f"MAC of the same FLOPs; G3 flags blocks with more than {rules.MAX_COMPUTE_OPS} compute ops or more than "
+        f"{rules.MAX_WIDTH} in parallel; G4 flags an elementwise or data-movement op type with "
+        f"{100 * rules.TIME_SHARE_LIMIT:.0f}% or more of the predicted time. Cost = predicted time the finding "
+        "costs on this device: G1/G2 the time saved by the balanced / dense conv at equal FLOPs, G3 the launch "
+        "overhead and under-utilisation of the block's compute kernels, G4 the ops' whole time. Costs of "
+        "different guidelines can overlap; within one guideline they add up.")
+
+
+def lint_panel(pairs: Sequence[tuple[Report, DeviceProfile]], *, key: str) -> LintResult:
+    """A device picker (the paper's GPU first when shown), per-guideline counts and costs, then the costliest
+    findings with module path and evidence."""
+    names = [profile.name for _, profile in pairs]
+    name = st.selectbox("Device", names, index=names.index(DEFAULT_DEVICE) if DEFAULT_DEVICE in names else 0,
+                        key=f"{key}_device")
+    report, profile = pairs[names.index(name)]
+    result = lint(report, profile)
+    st.markdown(f"**Guideline findings on {profile.name}** - {result.total_ms:.4g} ms predicted at batch "
+                f"{result.batch}")
+    for column, row in zip(st.columns(len(rules.GUIDELINES)), result.by_guideline().itertuples(index=False)):
+        count = f"{row.findings} finding{'' if row.findings == 1 else 's'}"
+        column.metric(row.guideline, count, f"{row.cost_ms:.3g} ms", help=f"{row.guideline}: {row.statement}",
+                      delta_color="off" if row.findings == 0 else "inverse", delta_arrow="off")
+    table = result.table()
+    if table.empty:
+        st.success("No guideline findings: no op or block crosses a threshold.")
+    else:
+        show_all = len(table) > SHOWN and st.toggle(f"Show all {len(table)} findings", key=f"{key}_all")
+        shown = table if show_all else table.head(SHOWN)
+        st.dataframe(
+            shown[["guideline", "cost_ms", "share", "module", "evidence", "block"]], hide_index=True, width="stretch",
+            column_config={
+                "cost_ms": st.column_config.NumberColumn("cost (ms)", format="%.4g"),
+                "share": st.column_config.NumberColumn("share of time", format="percent"),
+                "evidence": st.column_config.TextColumn("evidence", width="large"),
+            },
+        )
+    st.caption(_HOW)
+    return result
+
+
+def source_lint_panel(source: Source, settings: Settings, *, key: str) -> LintResult:
+    """`lint_panel` for a zoo source with the sidebar's settings (each device at its batch)."""
+    devices = profiles(settings)
+    return lint_panel([(report(source, device_batch(d, settings), settings.dtype, settings.fold_bn), d)
+                       for d in devices], key=key)

@@ -1,0 +1,136 @@
+"""Your model: upload a .py file or name an importable module; the full cost report, the ShuffleNet V2 guideline
+findings and an A/B comparison with any zoo model. The user's code runs only in the sandbox (a child process
+with a time and a memory limit)."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from costmodel import evaluate, figures, tables, ui, yourmodel
+from costmodel.compare import compare, readable
+from costmodel.errors import CostModelError
+from costmodel.evaluate import ZooModel
+from costmodel.lint_view import lint_panel
+from costmodel.sandbox import Limits, module_classes
+from costmodel.sources import parse_shape
+from costmodel.zoo import ARCHS
+
+UPLOAD, MODULE, YOURS = "Upload a .py file", "Module importable from the working directory", "Your model"
+GRAPH_OPS = 400  # draw the op graph by default up to this many ops
+SUGGEST_BYTES = 2**20  # parse uploads up to 1 MiB in the app to suggest class names
+
+settings = ui.page(
+    "Your model",
+    "Analyse your own network: the same report as the zoo models get, the ShuffleNet V2 guidelines it breaks "
+    "(with the predicted time each costs), and a comparison with any zoo model. FLOPs are multiply-adds per "
+    "image; latency is predicted per device at the batch in the sidebar.")
+st.warning("**Uploaded Python is executed.** Importing your file, building the model and tracing it run in a "
+           "separate process with a time limit and a memory limit, never inside this app, so the app keeps "
+           "serving whatever the file does. Only upload code you would run yourself.")
+
+
+def model_input() -> yourmodel.UserModel | None:
+    """The widgets that name the model, its input shape and the sandbox limits; None until a model is named."""
+    source = st.radio("Model", (UPLOAD, MODULE), horizontal=True, key="source")
+    name, attr, content = "", "", None
+    if source == UPLOAD:
+        upload = st.file_uploader("Model file (.py)", type=["py"], key="upload")
+        if upload is not None:
+            name, content = upload.name, upload.getvalue()
+            try:  # parsing only, to suggest names; a big or broken file is left to the sandbox to report
+                found = module_classes(content.decode("utf-8", errors="replace"), name) \
+                    if len(content) <= SUGGEST_BYTES else []
+            except CostModelError:
+                found = []
+            attr = st.text_input("Class or function that builds the model (called without arguments)", key="attr",
+                                 placeholder=found[-1] if found else "Net",
+                                 help=f"nn.Module classes in the file: {', '.join(found) or 'none found'}. Leave "
+                                      "empty when the file defines exactly one.")
+    else:
+        name = st.text_input("package.module:Name", key="module", placeholder="mypackage.models:MyNet",
+                             help="Imported from the directory the app was started in.")
+    shape_column, limits_column = st.columns(2)
+    shape_text = shape_column.text_input("Input shape per sample, without the batch (C,H,W)", "3,224,224",
+                                         key="shape", help="The batch comes from the sidebar (costs per image).")
+    with limits_column.expander("Sandbox limits"):
+        seconds = st.number_input("Time for import + build + trace (s)", 1, 3600, 60, key="seconds")
+        memory = st.number_input("Memory (GiB)", 1.0, 256.0, 4.0, step=1.0, key="memory")
+    if not name:
+        return None
+    return yourmodel.UserModel(name.strip(), parse_shape(shape_text), attr.strip(), content,
+                               Limits(float(seconds), int(memory * 2**30)))
+
+
+def show_report(ev: yourmodel.Evaluated) -> None:
+    if ev.per_image.partial:
+        unknown = ", ".join(ev.per_image.summary["unknown_ops"])
+        st.warning(f"Partial: totals exclude ops the engine does not know ({unknown}).")
+    ui.table(tables.readable(yourmodel.metrics_row(ev), settings), "your_model",
+             caption=f"{ev.label}: costs (FLOPs = multiply-adds, per image) and predicted latency per device.")
+    ui.chart(figures.breakdown_bars(yourmodel.breakdown(ev), title=f"{ev.label}: where the time goes"),
+             "your_model_breakdown")
+    if st.toggle("Draw the op graph", len(ev.per_image.ops) <= GRAPH_OPS, key="draw_graph"):
+        first = ev.latencies[0]
+        times = {ev.label: dict(zip(first.per_op["name"], first.per_op["ms"]))}
+        ui.chart(figures.op_graphs({ev.label: ev.per_image.graph}, times_ms=times, size_by="time",
+                                   title=f"{ev.label} (node size = predicted time on {first.device})"),
+                 "your_model_graph")
+    with st.expander("Per block"):
+        ui.table(tables.readable(yourmodel.block_table(ev), settings), "your_model_blocks",
+                 caption=f"{ev.label}: per-block kernels, width, costs and predicted ms.")
+    with st.expander("Per op"):
+        ui.table(tables.readable(yourmodel.op_table(ev), settings), "your_model_ops",
+                 caption=f"{ev.label}: per-op costs and predicted ms.")
+
+
+def pick(side: str, ev: yourmodel.Evaluated | None) -> yourmodel.Evaluated:
+    """One side of the A/B comparison: your model (when there is one) or a zoo model with its parameters."""
+    options = ((YOURS,) if ev else ()) + tuple(ARCHS)
+    default = YOURS if ev and side == "A" else "shufflenet_v2"
+    arch = st.selectbox(f"Model {side}", options, index=options.index(default),  # a new widget once yours exists
+                        key=f"ab_{side}_{'yours' if ev else 'zoo'}")
+    if arch == YOURS:
+        return ev
+    params = ui.zoo_params(ARCHS[arch], f"ab_{side}")
+    with ui.guard():
+        return yourmodel.zoo_evaluated(ZooModel.of(arch, **params), settings)
+
+
+def show_comparison(ev: yourmodel.Evaluated | None) -> None:
+    left, right = st.columns(2)
+    with left:
+        a = pick("A", ev)
+    with right:
+        b = pick("B", ev)
+    result = compare(a.per_image, b.per_image, a.latencies, b.latencies)
+    ui.table(readable(result.metrics), "ab_metrics", caption=f"A = {result.a}, B = {result.b}: metrics side by side.")
+    ui.chart(figures.breakdown_bars(pd.concat([yourmodel.breakdown(a), yourmodel.breakdown(b)], ignore_index=True),
+                                    title="A vs B: where the time goes"), "ab_breakdown")
+    ui.table(readable(result.latency), "ab_latency",
+             caption=f"A = {result.a}, B = {result.b}: predicted ms per category and device (categories sum to Total).")
+    with st.expander("FLOPs, MAC and kernels per category"):
+        ui.table(readable(result.costs), "ab_costs",
+                 caption=f"A = {result.a}, B = {result.b}: FLOPs, MAC and kernels per category (per image).")
+
+
+evaluated = None
+try:
+    chosen = model_input()
+    if chosen is None:
+        st.info("Upload a model file or name a module to analyse it; the A/B comparison below works with zoo "
+                "models meanwhile.")
+    else:
+        with st.spinner("Importing, building and tracing your model in the sandbox..."):
+            evaluated = yourmodel.evaluate(chosen, settings)
+except CostModelError as error:
+    st.error(str(error))
+    st.caption("The app is still running: fix the file (or the shape) and try again.")
+
+if evaluated is not None:
+    report_tab, lint_tab = st.tabs(["Report", "Guideline findings"])
+    with report_tab:
+        show_report(evaluated)
+    with lint_tab:
+        lint_panel(list(zip(evaluated.reports, evaluate.profiles(settings))), key="your_model_lint")
+st.subheader("A/B comparison")
+show_comparison(evaluated)

@@ -1,0 +1,120 @@
+"""A/B comparison: per-category deltas sum to the total delta, totals are the reports' own, and the CLI
+`compare` and `lint` commands print the same numbers as the API."""
+from __future__ import annotations
+
+import functools
+import json
+
+import pytest
+
+from costmodel import analyze
+from costmodel.cli import main
+from costmodel.cli.compare_cmd import split_inline
+from costmodel.compare import TOTAL, compare
+from costmodel.kinds import CATEGORIES
+from costmodel.lint import lint
+from costmodel.profiles import list_profiles
+from costmodel.report import Report
+from costmodel.sources import load_model
+
+PROFILES = list_profiles()
+
+
+@functools.cache
+def report_of(arch: str, batch: int = 1, **params: object) -> Report:
+    model, shape, label = load_model(arch, params=params, batch=batch)
+    return analyze(model, shape, arch=label)
+
+
+def compared(a: Report, b: Report, profiles=PROFILES):
+    return compare(a, b, [a.latency(p) for p in profiles], [b.latency(p) for p in profiles])
+
+
+@pytest.fixture(scope="module")
+def result():
+    return compared(report_of("shufflenet_v1", groups=8), report_of("shufflenet_v2"))
+
+
+def test_category_deltas_sum_to_the_total_delta(result):
+    for _, rows in [*result.costs.groupby("quantity"), *result.latency.groupby("device")]:
+        parts, total = rows[rows["category"] != TOTAL], rows[rows["category"] == TOTAL].iloc[0]
+        assert list(parts["category"]) == list(CATEGORIES)
+        for column in ("a", "b", "delta"):
+            assert parts[column].sum() == pytest.approx(total[column], rel=1e-9, abs=1e-12)
+        assert (rows["delta"] == rows["b"] - rows["a"]).all()
+
+
+def test_totals_are_the_reports_and_the_latency_models(result):
+    a, b = report_of("shufflenet_v1", groups=8), report_of("shufflenet_v2")
+    totals = result.costs[result.costs["category"] == TOTAL].set_index("quantity")
+    assert totals.at["FLOPs", "a"] == a.summary["flops"] and totals.at["FLOPs", "b"] == b.summary["flops"]
+    assert totals.at["MAC", "delta"] == b.summary["mac_bytes"] - a.summary["mac_bytes"]
+    assert totals.at["Kernels", "a"] == a.summary["fragmentation"]["kernels"]
+    for profile in PROFILES:
+        row = result.latency[(result.latency["device"] == profile.name) & (result.latency["category"] == TOTAL)]
+        assert row["a"].iloc[0] == pytest.approx(a.latency(profile).ms)
+        assert row["b"].iloc[0] == pytest.approx(b.latency(profile).ms)
+
+
+def test_metrics_side_by_side(result):
+    metrics = result.metrics.set_index(["metric", "unit"])
+    assert metrics.at[("FLOPs", "multiply-adds"), "ratio"] == pytest.approx(
+        report_of("shufflenet_v2").summary["flops"] / report_of("shufflenet_v1", groups=8).summary["flops"])
+    assert {f"Latency {p.name}" for p in PROFILES} <= set(result.metrics["metric"])
+    assert result.a == "shufflenet_v1(groups=8)" and result.b == "shufflenet_v2"
+
+
+def test_latencies_must_pair_up_by_device():
+    report = report_of("g4_bottleneck")
+    with pytest.raises(ValueError, match="pair up"):
+        compare(report, report, [report.latency(PROFILES[0])], [report.latency(PROFILES[1])])
+
+
+def test_a_model_against_itself_has_no_delta():
+    report = report_of("g4_bottleneck")
+    same = compared(report, report, PROFILES[:1])
+    assert same.a.endswith("(A)") and same.b.endswith("(B)")
+    for table in (same.metrics, same.costs, same.latency):
+        assert (table["delta"] == 0).all()
+
+
+def test_split_inline_reads_the_label_form():
+    assert split_inline("shufflenet_v1(groups=8, width=0.5)") == ("shufflenet_v1", ["groups=8", "width=0.5"])
+    assert split_inline("resnet50") == ("resnet50", [])
+    assert split_inline("net.py:Net") == ("net.py:Net", [])
+
+
+def test_cli_compare_json_matches_the_api(capsys):
+    device = PROFILES[0]
+    assert main(["compare", "g2_groupconv(g=8, c=360)", "g2_groupconv(g=1)", "--device", device.name,
+                 "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    a, b = ("g2_groupconv", {"g": "8", "c": "360"}), ("g2_groupconv", {"g": "1"})
+    expected = compare(report_of(a[0], **a[1]), report_of(b[0], **b[1]),  # costs per image,
+                       [report_of(a[0], device.batch, **a[1]).latency(device)],  # latency at the device's batch
+                       [report_of(b[0], device.batch, **b[1]).latency(device)])
+    assert data["a"] == expected.a and data["b"] == expected.b
+    assert data["latency"] == expected.latency.to_dict(orient="records")  # JSON keeps floats exactly
+
+
+def test_cli_compare_prints_tables(capsys):
+    assert main(["compare", "g3_fragments(structure=1-fragment)", "g3_fragments(structure=4-fragment-parallel)",
+                 "--device", PROFILES[0].name]) == 0
+    out = capsys.readouterr().out
+    assert "A: g3_fragments(structure=1-fragment)" in out and "Predicted time by category, ms" in out
+
+
+def test_cli_lint_json_matches_the_api(capsys):
+    device = PROFILES[0]
+    assert main(["lint", "g1_pointwise", "-p", "c1=36", "-p", "c2=432", "--device", device.name, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    expected = lint(report_of("g1_pointwise", device.batch, c1="36", c2="432"), device)
+    assert data["counts"] == expected.counts() and data["batch"] == device.batch
+    assert [f["cost_ms"] for f in data["findings"]] == pytest.approx([f.cost_ms for f in expected.findings])
+
+
+def test_cli_lint_text_and_a_bad_device(capsys):
+    assert main(["lint", "g4_bottleneck", "--device", PROFILES[0].name]) == 0
+    assert "G4" in capsys.readouterr().out
+    assert main(["lint", "g4_bottleneck", "--device", "no_such_device"]) == 2
+    assert "no device profile named 'no_such_device'" in capsys.readouterr().err

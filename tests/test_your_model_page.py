@@ -1,0 +1,90 @@
+"""The Your model page (AppTest): a valid upload gives the report with the engine's numbers and its guideline
+findings; a syntax error, an endless loop, an exception at import and a file without a module each give one
+clear st.error, and the same session then analyses a valid file again (the app keeps serving)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from costmodel import analyze, tables
+from costmodel.evaluate import Settings, device_batch, profiles
+from costmodel.units import si
+from costmodel.userfile import load_user_model
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "tests" / "fixtures" / "user_models"
+PAGE = str(ROOT / "pages" / "6_Your_model.py")
+SAMPLE = (3, 64, 64)
+TIME_LIMIT_S = 3
+
+
+def upload(app: AppTest, filename: str, shape: tuple[int, ...] = SAMPLE) -> AppTest:
+    app.file_uploader(key="upload").set_value((filename, (MODELS / filename).read_bytes(), "text/x-python"))
+    app.text_input(key="shape").set_value(",".join(map(str, shape)))
+    app.number_input(key="seconds").set_value(TIME_LIMIT_S)
+    return app.run()
+
+
+def metrics(app: AppTest) -> dict[str, object]:
+    """The report's headline row (readable headers -> values), found by its first column."""
+    table = next(d.value for d in app.dataframe if d.value.columns[0] == "model")
+    return table.iloc[0].to_dict()
+
+
+@pytest.fixture(scope="module")
+def app() -> AppTest:
+    page = AppTest.from_file(PAGE, default_timeout=90)
+    page.run()
+    assert not page.exception and not page.error
+    return page
+
+
+def test_the_page_says_uploaded_code_is_executed(app):
+    assert any("Uploaded Python is executed" in w.value and "time limit" in w.value for w in app.warning)
+
+
+def test_a_valid_file_gives_the_engines_numbers_and_findings(app):
+    upload(app, "tiny_net.py")
+    assert not app.exception and not app.error
+    model = load_user_model(f"{MODELS / 'tiny_net.py'}:TinyNet")
+    settings = Settings()  # the sidebar's defaults: every shipped profile at its own batch
+    row, headers = metrics(app), tables.device_headers(settings)
+    assert row[tables.COLUMNS["flops"][0]] == pytest.approx(analyze(model, (1, *SAMPLE)).summary["flops"] / 1e6)
+    for device in profiles(settings):
+        expected = analyze(model, (device_batch(device, settings), *SAMPLE)).latency(device).ms
+        assert row[headers[f"ms:{device.name}"]] == pytest.approx(expected)
+    g1 = next(m for m in app.metric if m.label.startswith("G1"))
+    assert g1.value == "1 finding"  # the 1x1 expansion 16 -> 96
+    ab = next(d.value for d in app.dataframe if d.value.columns[0] == "metric").set_index(["metric", "unit"])
+    assert ab.at[("FLOPs", "multiply-adds"), "A"] == si(analyze(model, (1, *SAMPLE)).summary["flops"])
+
+
+@pytest.mark.parametrize(("filename", "words"), [
+    ("syntax_error.py", ("syntax error", "line 6")),
+    ("endless_loop.py", ("did not finish within 3 s", "time limit")),
+    ("raises.py", ("raised KeyError", "'depth'")),
+    ("no_module.py", ("no nn.Module class", "no_module.py")),
+])
+def test_a_broken_file_gives_one_clear_error_and_the_app_keeps_serving(app, filename, words):
+    upload(app, filename)
+    assert not app.exception
+    assert len(app.error) == 1 and all(word in app.error[0].value for word in words)
+    upload(app, "tiny_net.py", shape=(3, 32, 32))  # same session, next upload: analysed as usual
+    assert not app.exception and not app.error
+    assert metrics(app)["status"] == "complete"
+
+
+def test_the_lint_panel_drops_into_any_page():
+    def page():
+        from costmodel.evaluate import Settings, ZooModel
+        from costmodel.lint_view import source_lint_panel
+
+        source_lint_panel(ZooModel.of("g2_groupconv", g=8, c=360), Settings(), key="zoo")
+
+    app = AppTest.from_function(page, default_timeout=60).run()
+    assert not app.exception
+    assert app.selectbox(key="zoo_device").value == "gtx1080ti"  # the paper's GPU, at its batch
+    counts = {m.label: m.value for m in app.metric}
+    assert counts == {"G1": "0 findings", "G2": "10 findings", "G3": "0 findings", "G4": "0 findings"}
