@@ -20,7 +20,6 @@ Two readings of the tables, both checked against the published numbers:
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +36,6 @@ from costmodel.profiles import PROFILE_DIR, DeviceProfile, KernelParams, Latency
     save_profile
 
 CALIBRATION_BATCH = 1
-_MULTIPLE = re.compile(r"(gpu|arm|cpu)_x(\d+)")
-_CHANNELS = ("c", "c1", "c2")
 _REFERENCE = "ShuffleNet V2 (Ma et al., ECCV 2018, arXiv 1807.11164)"
 
 
@@ -85,34 +82,9 @@ DEVICES = {
 }
 
 
-def g1_pair(width: int, ratio: int) -> tuple[int, int]:
-    """Table 1's channel pair for c1:c2 = 1:ratio at the FLOPs of (width, width): c1 = floor(width /
-    sqrt(ratio)), c2 = ratio * c1. This rule gives every pair the paper prints for its x1 columns."""
-    c1 = math.floor(width / math.sqrt(ratio) + 1e-9)
-    return c1, ratio * c1
-
-
-def _column_kwargs(table: int, row: str, x1: dict, factor: int) -> dict:
-    """Builder arguments of a x`factor` column from the row's x1 arguments."""
-    if table == 1:
-        c1, c2 = g1_pair(x1["c1"] * factor, int(row.split(":")[1]))
-        return {"c1": c1, "c2": c2}
-    return {k: v * factor if k in _CHANNELS else v for k, v in x1.items()}
-
-
 def paper_cells(table_device: str) -> list[dict]:
-    """Cells of Tables 1-4 for one device ('gpu' or 'arm'), x2/x4 columns at 2x/4x the channels of x1."""
-    cells = []
-    for table in (1, 2, 3, 4):
-        settings = [s for s in zoo.guideline_settings(table) if s["device"] == table_device]
-        x1 = {s["row"]: s["kwargs"] for s in settings if (m := _MULTIPLE.fullmatch(s["column"])) and m[2] == "1"}
-        for cell in settings:
-            match = _MULTIPLE.fullmatch(cell["column"])
-            if match:
-                base = x1["1:1"] if table == 1 else x1[cell["row"]]
-                cell = {**cell, "kwargs": _column_kwargs(table, cell["row"], base, int(match[2]))}
-            cells.append(cell)
-    return cells
+    """Cells of Tables 1-4 for one device ('gpu' or 'arm'), as the zoo reads them (x2/x4 = 2x/4x channels)."""
+    return [cell for table in (1, 2, 3, 4) for cell in zoo.guideline_settings(table) if cell["device"] == table_device]
 
 
 def _measurement(cell: dict) -> Measurement:

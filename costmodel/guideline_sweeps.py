@@ -19,6 +19,8 @@ from costmodel.evaluate import Settings, ZooModel, latency, per_image, profile
 from costmodel.kinds import OpKind
 from costmodel.profiles import DeviceProfile
 from costmodel.report import Report
+from costmodel.opcosts import g1_lower_bound
+from costmodel.zoo.guidelines import g1_pair
 from costmodel.zoo.layers import round_to_multiple
 
 
@@ -78,9 +80,8 @@ def user_cell(table: int, kind: str, level: int, choice: object) -> dict:
         ratio = float(choice)
         if not 1 <= ratio <= 64:
             raise CostModelError(f"c1:c2 = 1:{ratio:g} is out of range", "use a ratio between 1 and 64")
-        c = base[0]["kwargs"]["c1"]
-        c1 = max(1, math.floor(c / math.sqrt(ratio) + 1e-9))  # the rule of the paper's printed pairs
-        kwargs = {"c1": c1, "c2": max(1, round(ratio * c1))}
+        c1, c2 = g1_pair(base[0]["kwargs"]["c1"], ratio)
+        kwargs = {"c1": c1, "c2": c2}
         return {**base[0], "row": f"1:{ratio:g} (yours)", "kwargs": kwargs, "speed": math.nan}
     if table == 2:
         g = int(choice)
@@ -98,15 +99,15 @@ def user_cell(table: int, kind: str, level: int, choice: object) -> dict:
     return match[0]
 
 
-def g1_lower_bound(rep: Report) -> int:
-    """G1's bound summed over the report's dense 1x1 convs, in elements: a 1x1 conv with B multiply-adds
-    on h x w outputs has MAC >= 2 sqrt(hw B) + B / hw (equality iff c1 = c2). Batch-1 reports only."""
+def g1_lower_bound_total(rep: Report) -> int:
+    """G1's bound (costmodel.opcosts.g1_lower_bound) summed over the report's dense 1x1 convs, in elements.
+    Batch-1 reports only."""
     bound = 0.0
     for op in rep.ops.itertuples(index=False):
         out = op.output_shapes[0]
         if op.kind == OpKind.CONV.value and len(out) == 4 and op.flops == math.prod(out) * op.input_shapes[0][1]:
             hw = out[2] * out[3]
-            bound += 2 * math.sqrt(hw * op.flops) + op.flops / hw
+            bound += g1_lower_bound(hw, op.flops)
     return math.ceil(bound)
 
 
@@ -132,7 +133,7 @@ def sweep(table: int, level: int, settings: Settings, choice: object = None) -> 
                 "arch": cell["arch"], "config": ", ".join(f"{k}={v}" for k, v in cell["kwargs"].items()),
                 "flops": rep.summary["flops"], "mac_elements": rep.summary["mac_elements"],
                 "mac_bytes": rep.summary["mac_bytes"],
-                "lower_bound_bytes": g1_lower_bound(rep) * rep.summary["bytes_per_element"] if table == 1 else math.nan,
+                "lower_bound_bytes": g1_lower_bound_total(rep) * rep.summary["bytes_per_element"] if table == 1 else math.nan,
                 "device": device.name, "batch": batch, "predicted": lat.throughput,
                 "published": published, "unit": device.unit,
                 "error_pct": 100 * (lat.throughput - published) / published if published == published else math.nan,

@@ -26,6 +26,7 @@ import pandas as pd
 
 from costmodel.kernels import geometry
 from costmodel.kinds import COMPUTE_KINDS, DATA_KINDS, OpKind
+from costmodel.opcosts import g1_lower_bound
 from costmodel.latency import op_features, op_milliseconds
 from costmodel.profiles import DeviceProfile, LatencyModel
 from costmodel.report import Report
@@ -108,11 +109,6 @@ class LintResult:
                 "counts": self.counts(),
                 "units": {"cost_ms": "ms of predicted time on the device"},
                 "findings": [asdict(f) for f in self.findings]}
-
-
-def g1_lower_bound(hw: float, flops: float) -> float:
-    """The least MAC (elements) of a 1x1 conv with `flops` multiply-adds over `hw` positions (G1)."""
-    return 2 * math.sqrt(hw * flops) + flops / hw
 
 
 def _saved_ms(features: pd.DataFrame, counterfactual: pd.DataFrame, model: LatencyModel) -> np.ndarray:

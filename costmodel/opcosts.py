@@ -123,6 +123,12 @@ def view_cost(op: OpCall) -> OpCost:
     return OpCost(OpKind.VIEW)
 
 
+def g1_lower_bound(hw: float, flops: float) -> float:
+    """ShuffleNet V2's G1: the least MAC (elements) of a 1x1 conv with `flops` multiply-adds over `hw` output
+    positions, 2*sqrt(hw*B) + B/hw, reached when input and output channels are equal."""
+    return 2 * math.sqrt(hw * flops) + flops / hw
+
+
 def cost_of(op_name: str, op: OpCall) -> OpCost | None:
     """The op's cost, or None when the engine does not know the op (the caller marks totals partial)."""
     fn = OP_COSTS.get(op_name)

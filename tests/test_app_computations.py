@@ -69,9 +69,9 @@ def test_matched_v2_is_the_closest_even_width() -> None:
 def test_g1_lower_bound_is_tight_at_equal_widths_only() -> None:
     c, hw = 64, 56 * 56
     equal = engine("g1_pointwise", c1=c, c2=c)
-    assert guideline_sweeps.g1_lower_bound(equal) == 20 * (2 * hw * c + c * c) == equal.summary["mac_elements"]
+    assert guideline_sweeps.g1_lower_bound_total(equal) == 20 * (2 * hw * c + c * c) == equal.summary["mac_elements"]
     skewed = engine("g1_pointwise", c1=32, c2=128)
-    assert guideline_sweeps.g1_lower_bound(skewed) < skewed.summary["mac_elements"]
+    assert guideline_sweeps.g1_lower_bound_total(skewed) < skewed.summary["mac_elements"]
 
 
 def test_g1_user_ratio_keeps_the_flops_of_the_first_row() -> None:

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from costmodel import analyze, zoo
-from costmodel.calibrate import DEVICES, calibrate, calibration_table, g1_pair, paper_cells
+from costmodel.calibrate import DEVICES, calibrate, calibration_table, paper_cells
 from costmodel.profiles import load_profile
+from costmodel.zoo.guidelines import g1_pair
 from costmodel.zoo.spec import REFERENCE_DIR
 
 GTX1080TI_PEAK_FLOPS = 11.3e12  # fp32, 2 flops per multiply-add

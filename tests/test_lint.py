@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from costmodel import analyze
-from costmodel.lint import MAC_EXCESS_LIMIT, g1_lower_bound, lint
+from costmodel.lint import MAC_EXCESS_LIMIT, lint
+from costmodel.opcosts import g1_lower_bound
 from costmodel.profiles import list_profiles
 from costmodel.report import Report
 from costmodel.sources import load_model

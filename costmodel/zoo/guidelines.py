@@ -33,6 +33,7 @@ DEPTH = 10
 STRUCTURES = {"1-fragment": (1, False), "2-fragment-series": (2, False), "4-fragment-series": (4, False),
               "2-fragment-parallel": (2, True), "4-fragment-parallel": (4, True)}  # (fragments, parallel)
 BOTTLENECK_RATIO = 4
+G1_WIDTH_AT_X1 = {"gpu": 128, "arm": 32}  # Table 1's 1:1 pair at x1; the other pairs have its FLOPs
 
 
 def _channels(name: str, default: int, help: str) -> Param:
@@ -126,22 +127,26 @@ def g4_bottleneck(*, relu: bool = True, shortcut: bool = True, c: int = 64) -> n
 
 # Settings of the paper's tables ---------------------------------------------------------------------------
 
-_SPEED_COLUMN = re.compile(r"(gpu|arm|cpu)_([xc])(\d+)")  # x<k>: FLOPs k times column x1's; c<n>: c = n
+_SPEED_COLUMN = re.compile(r"(gpu|arm|cpu)_([xc])(\d+)")  # x<k>: k times column x1's channels; c<n>: c = n
 
 
-def _scaled(channels: int, flops_multiple: int, divisor: int = 1) -> int:
-    """Channels of a column whose FLOPs are `flops_multiple` times x1's (the paper gives x1's only)."""
-    return round_to_multiple(channels * math.sqrt(flops_multiple), divisor)
+def g1_pair(width: int, ratio: float) -> tuple[int, int]:
+    """Table 1's channel pair for c1:c2 = 1:ratio at the FLOPs of (width, width): c1 = floor(width /
+    sqrt(ratio)), c2 = ratio * c1. This rule gives every pair the paper prints for its x1 columns."""
+    c1 = max(1, math.floor(width / math.sqrt(ratio) + 1e-9))
+    return c1, max(1, round(ratio * c1))
 
 
-def _table1(row: dict[str, str], device: str, multiple: int) -> tuple[str, dict[str, object]]:
-    c1, c2 = (int(v) for v in row[f"{device}_c1c2_at_x1"].strip("()").split(","))
-    return row["c1:c2"], {"c1": _scaled(c1, multiple), "c2": _scaled(c2, multiple)}
+def _table1(row: dict[str, str], device: str, factor: int) -> tuple[str, dict[str, object]]:
+    ratio = int(row["c1:c2"].split(":")[1])
+    width = G1_WIDTH_AT_X1[device] * factor
+    c1, c2 = g1_pair(width, ratio)
+    return row["c1:c2"], {"c1": c1, "c2": c2}
 
 
-def _table2(row: dict[str, str], device: str, multiple: int) -> tuple[str, dict[str, object]]:
+def _table2(row: dict[str, str], device: str, factor: int) -> tuple[str, dict[str, object]]:
     g = int(row["g"])
-    return f"g={g}", {"g": g, "c": _scaled(int(row[f"{device}_c_at_x1"]), multiple, g)}
+    return f"g={g}", {"g": g, "c": round_to_multiple(int(row[f"{device}_c_at_x1"]), g) * factor}
 
 
 def _table3(row: dict[str, str], _: str, c: int) -> tuple[str, dict[str, object]]:
@@ -164,9 +169,11 @@ def guideline_settings(table: int) -> list[dict[str, object]]:
 
     Each dict: table, row, column (as in the CSV), device ("gpu": GTX 1080Ti, batches/s; "arm": Snapdragon
     810, one thread, images/s - the paper's "CPU" columns), arch and kwargs for `build`, speed, unit.
-    Channels of the x2 and x4 columns (FLOPs doubled and quadrupled) are x1's times sqrt(2) and 2, rounded
-    (for G2 to a multiple of g): the paper gives only x1's. Table 2's ARM g=8 width, 180, is not a multiple
-    of 8: it becomes 184.
+    The x2 and x4 columns have 2x and 4x the channels of x1 (so 4x and 16x its FLOPs); the paper prints x1's
+    only. Why channels: Table 2's g=1 network is Table 3's 1-fragment network, whose columns are labelled
+    c = 128/256/512 (GPU) and 64/128/256 (ARM), and the two tables' speeds agree within 1.5% in all six
+    columns; and one ARM core, bound by arithmetic, slows ~4x per column. Table 1's pairs follow `g1_pair`.
+    Table 2's ARM g=8 width, 180, is not a multiple of 8: it becomes 184.
     """
     if table not in _TABLES:
         raise CostModelError(f"ShuffleNet V2 has no guideline Table {table}", "use table 1, 2, 3 or 4")
