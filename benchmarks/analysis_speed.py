@@ -8,7 +8,6 @@ Targets (issue 2): EfficientNet-B7 at 600x600 in less than half of fvcore's time
 from __future__ import annotations
 
 import datetime
-import platform
 import sys
 import time
 import warnings
@@ -20,6 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from costmodel import analyze, zoo  # noqa: E402
+from costmodel.profiler import machine_name  # noqa: E402
 
 CASES: list[tuple[str, dict]] = [
     ("shufflenet_v1", {"groups": 3}),
@@ -72,7 +72,7 @@ def main() -> None:
         rows.append({"model": f"{arch} {params or ''}".strip(), "input": "x".join(map(str, shape[1:])),
                      "ours cold s": cold, "ours warm s": warm, "fvcore s": theirs, "warm / fvcore": warm / theirs})
     table = pd.DataFrame(rows)
-    print(f"Analysis speed - {platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s), "
+    print(f"Analysis speed - {machine_name(torch.device('cpu'))}, {torch.get_num_threads()} thread(s), "
           f"torch {torch.__version__}, {datetime.date.today()}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 

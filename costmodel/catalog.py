@@ -20,7 +20,7 @@ from costmodel.shufflenet_units import V1_GROUPS, UnitSpec, matched_v2
 from costmodel.zoo.guidelines import STRUCTURES
 from costmodel.zoo.spec import Param
 
-_LEVEL = Param("level", int, 0, "column of the paper's table: 0, 1, 2 (FLOPs x1/x2/x4, or channels)", choices=(0, 1, 2))
+_LEVEL = Param("level", int, 0, "column of the paper's table: 0, 1, 2 (x1/x2/x4 channels, or Table 3-4's c columns)", choices=(0, 1, 2))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ Bad input of any kind ends in one line on stderr and exit code 2, never a traceb
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from types import ModuleType
@@ -34,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     except CostModelError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `... | head` closed the pipe: stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
