@@ -272,3 +272,10 @@ def test_every_listed_op_family_is_known_except_the_ones_we_do_not_list():
     assert copy.kind == "data_movement" and copy.mac_elements == 2 * 4 * 8 * 8
     mean = ops[ops["op"] == "mean"].iloc[0]
     assert mean.kind == "reduction" and mean.mac_elements == 4 + 4
+
+
+def test_a_batchnorm_of_the_wrong_width_is_still_caught():
+    """Shape propagation skips running shape-preserving layers; a BN that cannot take its input must still fail."""
+    model = nn.Sequential(nn.Conv2d(3, 8, 1), nn.BatchNorm2d(16))
+    with pytest.raises(CostModelError, match="could not be traced"):
+        costmodel.analyze(model, (1, 3, 8, 8))
