@@ -18,6 +18,7 @@ from torch import nn
 from costmodel.analysis import analyze
 from costmodel.kinds import CATEGORIES
 from costmodel.latency import Latency, predict
+from costmodel.lint import LintResult, lint
 from costmodel.profiles import PROFILE_DIR, DeviceProfile, load_profile, profile_names
 from costmodel.report import Report
 from costmodel.sources import label as zoo_label
@@ -115,6 +116,13 @@ def latency(source: Source, device: str, settings: Settings, batch: int | None =
     stamp = _stamp(device)
     batch = batch or device_batch(_profile(device, stamp), settings)
     return _latency(source, device, stamp, batch, settings.dtype, settings.fold_bn)
+
+
+def findings(source: Source, device: str, settings: Settings) -> LintResult:
+    """ShuffleNet V2's guideline findings for `source` on profile `device`, at that device's batch: a pure
+    function of hashable arguments, so pages cache it with `ui.compute`."""
+    profiled = profile(device)
+    return lint(report(source, device_batch(profiled, settings), settings.dtype, settings.fold_bn), profiled)
 
 
 def cost_columns(rep: Report) -> dict[str, Any]:

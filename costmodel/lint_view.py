@@ -1,14 +1,16 @@
 """The guideline-findings panel, for any app page: ShuffleNet V2's G1-G4 findings of a model on a device the
-user picks. `lint_panel(pairs)` takes (report, profile) pairs - the report at that device's batch; a zoo page
-drops in `source_lint_panel(source, settings)`. Numbers come from costmodel.lint; this module lays them out."""
+user picks. A page drops in `source_lint_panel(source, settings, key=...)`; `lint_panel(pairs)` takes (report,
+profile) pairs - the report at that device's batch - of a model analysed elsewhere (a user's model, in the
+sandbox). Numbers come from costmodel.lint; this module lays them out."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import streamlit as st
 
+from costmodel import evaluate, ui
 from costmodel import lint as rules
-from costmodel.evaluate import Settings, Source, device_batch, profiles, report
+from costmodel.evaluate import Settings, Source, profile
 from costmodel.lint import DEFAULT_DEVICE, LintResult, lint
 from costmodel.profiles import DeviceProfile
 from costmodel.report import Report
@@ -24,15 +26,14 @@ _HOW = (f"Thresholds (costmodel.lint): G1/G2 flag MAC {100 * rules.MAC_EXCESS_LI
         "different guidelines can overlap; within one guideline they add up.")
 
 
-def lint_panel(pairs: Sequence[tuple[Report, DeviceProfile]], *, key: str) -> LintResult:
-    """A device picker (the paper's GPU first when shown), per-guideline counts and costs, then the costliest
-    findings with module path and evidence."""
-    names = [profile.name for _, profile in pairs]
-    name = st.selectbox("Device", names, index=names.index(DEFAULT_DEVICE) if DEFAULT_DEVICE in names else 0,
-                        key=f"{key}_device")
-    report, profile = pairs[names.index(name)]
-    result = lint(report, profile)
-    st.markdown(f"**Guideline findings on {profile.name}** - {result.total_ms:.4g} ms predicted at batch "
+def _default(names: Sequence[str]) -> int:
+    """The paper's GPU first when it is shown: G1-G3 show most there."""
+    return list(names).index(DEFAULT_DEVICE) if DEFAULT_DEVICE in names else 0
+
+
+def _show(result: LintResult, *, key: str) -> None:
+    """Per-guideline counts and costs, then the costliest findings with module path and evidence."""
+    st.markdown(f"**Guideline findings on {result.device}** - {result.total_ms:.4g} ms predicted at batch "
                 f"{result.batch}")
     for column, row in zip(st.columns(len(rules.GUIDELINES)), result.by_guideline().itertuples(index=False)):
         count = f"{row.findings} finding{'' if row.findings == 1 else 's'}"
@@ -53,11 +54,24 @@ def lint_panel(pairs: Sequence[tuple[Report, DeviceProfile]], *, key: str) -> Li
             },
         )
     st.caption(_HOW)
+
+
+def lint_panel(pairs: Sequence[tuple[Report, DeviceProfile]], *, key: str) -> LintResult:
+    """A device picker over the pairs, then the findings of that device's report."""
+    names = [device.name for _, device in pairs]
+    name = st.selectbox("Device", names, index=_default(names), key=f"{key}_device")
+    report, device = pairs[names.index(name)]
+    result = lint(report, device)
+    _show(result, key=key)
     return result
 
 
 def source_lint_panel(source: Source, settings: Settings, *, key: str) -> LintResult:
-    """`lint_panel` for a zoo source with the sidebar's settings (each device at its batch)."""
-    devices = profiles(settings)
-    return lint_panel([(report(source, device_batch(d, settings), settings.dtype, settings.fold_bn), d)
-                       for d in devices], key=key)
+    """A device picker over the sidebar's devices, then the findings of `source` there (at that device's batch),
+    cached with `ui.compute`: a warm rerun only draws them."""
+    names = [profile(device).name for device in settings.devices]
+    device = st.selectbox("Device", settings.devices, index=_default(names), key=f"{key}_device",
+                          format_func=lambda d: profile(d).name)
+    result = ui.compute(evaluate.findings, source, device, settings)
+    _show(result, key=key)
+    return result

@@ -1,11 +1,12 @@
 """ShuffleNet V1 vs V2: single units side by side (metrics, op graphs, time breakdown, per-op table), and the
-whole networks."""
+whole networks with their guideline findings."""
 from __future__ import annotations
 
 import streamlit as st
 
 from costmodel import catalog, evaluate, figures, tables, ui
 from costmodel.evaluate import ZooModel
+from costmodel.lint_view import source_lint_panel
 from costmodel.shufflenet_units import V1_GROUPS
 
 settings = ui.page(
@@ -69,3 +70,8 @@ ui.table(tables.transposed(tables.readable(ui.compute(evaluate.rows, networks, s
          caption="ShuffleNet V1 vs V2 networks at 224x224.")
 ui.chart(figures.breakdown_bars(evaluate.breakdown(networks, settings), title="Networks: where the time goes"),
          "networks_breakdown")
+
+st.subheader("Guideline findings")
+for tab, network in zip(st.tabs([n.label for n in networks]), networks):
+    with tab:
+        source_lint_panel(network, settings, key=f"networks_lint_{network.arch}")

@@ -1,11 +1,12 @@
-"""Model zoo: any zoo architecture with any parameters; the published models' costs, latency and accuracy per
-device; MnasNet's reward ranking."""
+"""Model zoo: any zoo architecture with any parameters, with its guideline findings; the published models'
+costs, latency and accuracy per device; MnasNet's reward ranking."""
 from __future__ import annotations
 
 import streamlit as st
 
 from costmodel import catalog, evaluate, figures, ranking, tables, ui
 from costmodel.evaluate import ZooModel
+from costmodel.lint_view import source_lint_panel
 from costmodel.zoo import ARCHS
 
 settings = ui.page("Model zoo", "Every architecture of the zoo, built from its paper's tables. FLOPs are "
@@ -32,6 +33,8 @@ with st.expander("Per block"):
 if st.toggle("Draw the op graph", False, key="draw_graph"):
     ui.chart(figures.op_graphs({model.label: evaluate.per_image(model, settings).graph}, title=model.label),
              "zoo_model_graph")
+with st.expander("Guideline findings (ShuffleNet V2 G1-G4)", expanded=True):
+    source_lint_panel(model, settings, key="zoo_lint")
 
 st.subheader("Published models")
 zoo = ui.compute(catalog.zoo_panel, settings, spinner="Analysing the zoo on every device (first run only)...")

@@ -16,6 +16,8 @@ from torch import nn
 from costmodel import CostModelError, analyze, ranking, zoo_table
 from costmodel.evaluate import Settings
 from costmodel.latency import predict
+from costmodel.lint import DEFAULT_DEVICE, GUIDELINES, lint
+from costmodel.lint_view import SHOWN
 from costmodel.profile_views import profile_machine
 from costmodel.profiles import PROFILE_DIR, list_profiles, load_profile, profile_names
 from costmodel.sources import load_model
@@ -64,6 +66,21 @@ def cell(frame, metric: str, column: str) -> float:
 def errors(app: AppTest) -> list[str]:
     assert not app.exception, [e.value for e in app.exception]
     return [e.value for e in app.error]
+
+
+def assert_lint_panel(where, arch: str, device_name: str = DEFAULT_DEVICE, **params: object) -> None:
+    """The guideline panel in `where` (a page, or a tab of it) shows what `lint` finds for that model on that
+    device at the device's batch: per-guideline counts and costs, then the costliest findings."""
+    device = load_profile(device_name)
+    expected = lint(engine(arch, device.batch, **params), device)
+    shown = {m.label: m for m in where.metric if m.label in GUIDELINES}
+    for row in expected.by_guideline().itertuples():
+        assert int(shown[row.guideline].value.split()[0]) == row.findings
+        assert float(shown[row.guideline].delta.split()[0]) == pytest.approx(row.cost_ms, rel=5e-3, abs=5e-4)
+    findings = next(d.value for d in where.dataframe if d.value.columns[0] == "guideline")
+    top = expected.table().head(SHOWN)
+    assert list(findings["module"]) == list(top["module"])
+    assert list(findings["cost_ms"]) == pytest.approx(list(top["cost_ms"]))
 
 
 @pytest.mark.parametrize("name", list(PAGES))
@@ -118,6 +135,17 @@ def test_blocks_unmatched_v2_uses_its_own_channels() -> None:
     app.number_input(key="v2_channels").set_value(200).run()
     shown = table(app, "metric")
     assert "V2 unit (c=200, split=0.5, s=1)" in shown.columns
+
+
+def test_blocks_guideline_findings_follow_the_networks() -> None:
+    app = page("blocks")
+    app.button_group(key="net_groups").set_value(8).run()
+    v1, v2 = app.tabs
+    assert_lint_panel(v1, "shufflenet_v1", groups=8, width=1.0)
+    assert_lint_panel(v2, "shufflenet_v2", width=1.0)
+    cpu = next(p.name for p in PROFILES if p.kind != "gpu")
+    v2.selectbox(key="networks_lint_shufflenet_v2_device").set_value(cpu).run()
+    assert_lint_panel(app.tabs[1], "shufflenet_v2", cpu, width=1.0)
 
 
 # ---------------------------------------------------------------- guidelines
@@ -202,6 +230,15 @@ def test_impossible_zoo_parameters_show_an_error() -> None:
     app.number_input(key="zoo.shufflenet_v2.split_ratio").set_value(0.05)
     app.run()
     assert any("split_ratio" in e for e in errors(app))
+
+
+def test_zoo_guideline_findings_follow_the_chosen_model() -> None:
+    app = page("zoo")
+    assert_lint_panel(app, "shufflenet_v2")
+    app.selectbox(key="arch").set_value("shufflenet_v1").run()
+    app.selectbox(key="zoo.shufflenet_v1.groups").set_value(8).run()
+    assert not errors(app)
+    assert_lint_panel(app, "shufflenet_v1", groups=8)
 
 
 # ---------------------------------------------------------------- device profiles
