@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from costmodel.cli import main
+from costmodel.sources import split_inline
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,6 +56,23 @@ def test_csv_writes_one_row_per_op(capsys, tmp_path):
     assert code == 0
     lines = target.read_text().splitlines()
     assert lines[0].startswith("order,name,op,kind") and len(lines) == 1 + 20  # 10 blocks of two 1x1 convs
+
+
+def test_split_inline_reads_the_label_form():
+    assert split_inline("shufflenet_v1(groups=8, width=0.5)") == ("shufflenet_v1", {"groups": "8", "width": "0.5"})
+    assert split_inline(" resnet50() ") == ("resnet50", {})
+    assert split_inline("resnet50") == ("resnet50", {})
+
+
+@pytest.mark.parametrize(("command", "inline", "flags"), [
+    ("analyze", "shufflenet_v1(groups=8)", ["shufflenet_v1", "-p", "groups=8"]),
+    ("lint", "g2_groupconv(g=8, c=360)", ["g2_groupconv", "-p", "g=8", "-p", "c=360"]),
+])
+def test_inline_parameters_name_the_same_model_as_dash_p(capsys, command, inline, flags):
+    _, by_name, _ = run_cli(capsys, command, inline, "--json")
+    _, by_flags, _ = run_cli(capsys, command, *flags, "--json")
+    assert json.loads(by_name) == json.loads(by_flags)
+    assert json.loads(by_name)["arch"] == inline
 
 
 def test_zoo_lists_every_architecture(capsys):
@@ -114,6 +132,9 @@ def bad_inputs(tmp_path) -> list[tuple[list[str], str]]:
         (["analyze", "resnet51"], "unknown architecture"),
         (["analyze", "shufflenet_v2", "-p", "depth=3"], "depth"),
         (["analyze", "shufflenet_v2", "-p", "width"], "key=value"),
+        (["analyze", "shufflenet_v1(groups=8"], "arch(key=value, ...)"),
+        (["lint", "shufflenet_v1(groups)"], "key=value"),
+        (["compare", "shufflenet_v2", "shufflenet_v1(groups=5)"], "groups"),
         (["analyze", "shufflenet_v1", "-p", "groups=5"], "groups"),
         (["analyze", "g2_groupconv", "-p", "g=3", "-p", "c=128"], "groups"),
         (["analyze", "shufflenet_v2", "-p", "width=0"], "width"),

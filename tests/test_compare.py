@@ -9,7 +9,6 @@ import pytest
 
 from costmodel import analyze
 from costmodel.cli import main
-from costmodel.cli.compare_cmd import split_inline
 from costmodel.compare import TOTAL, compare
 from costmodel.kinds import CATEGORIES
 from costmodel.lint import lint
@@ -76,12 +75,6 @@ def test_a_model_against_itself_has_no_delta():
     assert same.a.endswith("(A)") and same.b.endswith("(B)")
     for table in (same.metrics, same.costs, same.latency):
         assert (table["delta"] == 0).all()
-
-
-def test_split_inline_reads_the_label_form():
-    assert split_inline("shufflenet_v1(groups=8, width=0.5)") == ("shufflenet_v1", ["groups=8", "width=0.5"])
-    assert split_inline("resnet50") == ("resnet50", [])
-    assert split_inline("net.py:Net") == ("net.py:Net", [])
 
 
 def test_cli_compare_json_matches_the_api(capsys):

@@ -16,8 +16,11 @@ from costmodel.units import bytes_, percent, si
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """How every subcommand names a model: ARCH [-p k=v] [--resolution] [--batch] or FILE.py:Name --input."""
-    parser.add_argument("model", metavar="ARCH|FILE.py:Name", help="zoo architecture or your model")
+    """How every subcommand names a model: ARCH [-p k=v] (or 'ARCH(k=v, ...)') [--resolution] [--batch] or
+    FILE.py:Name --input."""
+    parser.add_argument("model", metavar="ARCH|FILE.py:Name",
+                        help="zoo architecture, its parameters inline if you like ('shufflenet_v1(groups=8)'), "
+                             "or your model")
     parser.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="zoo parameter (repeatable)")
     parser.add_argument("--resolution", type=int, help="input resolution (zoo models)")
     parser.add_argument("--batch", type=int, help="batch size (default 1; with --device, the profile's batch)")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 
 import pandas as pd
 
@@ -13,8 +12,6 @@ from costmodel.errors import CostModelError
 from costmodel.latency import Latency
 from costmodel.profiles import DeviceProfile, list_profiles, load_profile
 from costmodel.report import Report
-
-_INLINE = re.compile(r"^\s*([\w.]+)\s*\((.*)\)\s*$")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -29,24 +26,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
-def split_inline(spec: str) -> tuple[str, list[str]]:
-    """'shufflenet_v1(groups=8, width=0.5)' -> ('shufflenet_v1', ['groups=8', 'width=0.5']): the label form."""
-    match = _INLINE.match(spec)
-    if match is None:
-        return spec, []
-    return match[1], [pair.strip() for pair in match[2].split(",") if pair.strip()]
-
-
 def _analysed(args: argparse.Namespace, spec: str, profiles: list[DeviceProfile]) -> tuple[Report, list[Latency]]:
     """The model's report for its costs (per image) and its latency on each profile (at the profile's own
     batch, as the app and ShuffleNet V2 Table 8 do); --batch, when given, applies to both."""
-    arch, inline = split_inline(spec)
-    named = argparse.Namespace(**{**vars(args), "param": [*(args.param or []), *inline]})
     reports: dict[int, Report] = {}
 
     def at(batch: int) -> Report:
         if batch not in reports:
-            reports[batch] = report_from_args(named, arch, batch=batch)
+            reports[batch] = report_from_args(args, spec, batch=batch)
         return reports[batch]
 
     return at(1), [at(p.batch).latency(p) for p in profiles]
