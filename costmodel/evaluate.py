@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 from torch import nn
@@ -25,13 +25,28 @@ from costmodel.sources import label as zoo_label
 from costmodel.sources import load_model
 
 
-class Source(Protocol):
-    """Something analysable: hashable (a cache key), with a label, buildable at any batch."""
+class BuiltSource(Protocol):
+    """Something analysable here: hashable (a cache key), with a label, buildable at any batch (zoo models,
+    single units)."""
 
     @property
     def label(self) -> str: ...
 
     def build(self, batch: int) -> tuple[nn.Module, tuple[int, ...]]: ...
+
+
+@runtime_checkable
+class AnalysedSource(Protocol):
+    """Something analysable whose model must not be built in this process (a user's model: its code runs only in
+    the sandbox), so it hands over its reports instead. Hashable, with a label."""
+
+    @property
+    def label(self) -> str: ...
+
+    def analysed(self, batch: int, dtype: str, fold_bn: bool) -> Report: ...
+
+
+Source = BuiltSource | AnalysedSource
 
 
 @dataclass(frozen=True)
@@ -95,7 +110,10 @@ def device_batch(device: DeviceProfile, settings: Settings) -> int:
 
 @functools.lru_cache(maxsize=512)
 def report(source: Source, batch: int = 1, dtype: str = "float32", fold_bn: bool = True) -> Report:
-    """The engine's report of `source` at `batch` (memoised: treat it as read-only)."""
+    """The engine's report of `source` at `batch` (memoised: treat it as read-only), traced here or handed over
+    by a source that is analysed elsewhere."""
+    if isinstance(source, AnalysedSource):
+        return source.analysed(batch, dtype, fold_bn)
     model, shape = source.build(batch)
     return analyze(model, shape, dtype=dtype, fold_bn=fold_bn, arch=source.label)
 
@@ -116,6 +134,11 @@ def latency(source: Source, device: str, settings: Settings, batch: int | None =
     stamp = _stamp(device)
     batch = batch or device_batch(_profile(device, stamp), settings)
     return _latency(source, device, stamp, batch, settings.dtype, settings.fold_bn)
+
+
+def latencies(source: Source, settings: Settings) -> list[Latency]:
+    """Predicted latency of `source` on every device shown, each at its batch (see Settings)."""
+    return [latency(source, device, settings) for device in settings.devices]
 
 
 def findings(source: Source, device: str, settings: Settings) -> LintResult:
@@ -140,8 +163,7 @@ def cost_columns(rep: Report) -> dict[str, Any]:
 def latency_columns(source: Source, settings: Settings) -> dict[str, float]:
     """`ms:<device>` and `throughput:<device>` for every device shown."""
     out: dict[str, float] = {}
-    for device in settings.devices:
-        lat = latency(source, device, settings)
+    for lat in latencies(source, settings):
         out[f"ms:{lat.device}"] = lat.ms
         out[f"throughput:{lat.device}"] = lat.throughput
     return out
@@ -168,8 +190,7 @@ def block_table(source: Source, settings: Settings) -> pd.DataFrame:
     blocks = per_image(source, settings).blocks
     table = blocks[["block", "kernels", "compute_ops", "width", "flops", "params", "mac_bytes", "elementwise_ops",
                     "data_movement_ops", "status"]].rename(columns={"width": "parallel_width"})
-    for device in settings.devices:
-        lat = latency(source, device, settings)
+    for lat in latencies(source, settings):
         table[f"ms:{lat.device}"] = table["block"].map(dict(zip(lat.per_block["block"], lat.per_block["ms"])))
     return table
 
@@ -178,8 +199,7 @@ def breakdown(sources: list[Source], settings: Settings) -> pd.DataFrame:
     """ShuffleNet V2 Figure 2 rows: model, device, batch, ms, and ms per category (Conv ... Other)."""
     rows = []
     for source in sources:
-        for device in settings.devices:
-            lat = latency(source, device, settings)
+        for lat in latencies(source, settings):
             rows.append({"model": source.label, "device": lat.device, "batch": lat.batch, "ms": lat.ms,
                          **lat.breakdown})
     return pd.DataFrame(rows, columns=["model", "device", "batch", "ms", *CATEGORIES])
@@ -188,11 +208,10 @@ def breakdown(sources: list[Source], settings: Settings) -> pd.DataFrame:
 def op_table(source: Source, settings: Settings) -> pd.DataFrame:
     """Per-op table of the batch-1 report with each device's predicted ms (at that device's batch)."""
     ops = per_image(source, settings).ops
-    table = ops[["order", "name", "op", "kind", "category", "block", "input_shapes", "output_shapes", "flops",
-                 "params", "mac_elements", "mac_bytes", "status"]].copy()
+    table = ops[["order", "name", "op", "kind", "category", "block", "module", "input_shapes", "output_shapes",
+                 "flops", "params", "mac_elements", "mac_bytes", "status"]].copy()
     for shape in ("input_shapes", "output_shapes"):
         table[shape] = table[shape].map(lambda shapes: "; ".join("x".join(map(str, s)) for s in shapes))
-    for device in settings.devices:
-        lat = latency(source, device, settings)
+    for lat in latencies(source, settings):
         table[f"ms:{lat.device}"] = lat.per_op["ms"].to_numpy()
     return table

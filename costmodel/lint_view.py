@@ -1,7 +1,6 @@
 """The guideline-findings panel, for any app page: ShuffleNet V2's G1-G4 findings of a model on a device the
-user picks. A page drops in `source_lint_panel(source, settings, key=...)`; `lint_panel(pairs)` takes (report,
-profile) pairs - the report at that device's batch - of a model analysed elsewhere (a user's model, in the
-sandbox). Numbers come from costmodel.lint; this module lays them out."""
+user picks. A page drops in `source_lint_panel(source, settings, key=...)`. Numbers come from costmodel.lint;
+this module lays them out."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -11,9 +10,7 @@ import streamlit as st
 from costmodel import evaluate, ui
 from costmodel import lint as rules
 from costmodel.evaluate import Settings, Source, profile
-from costmodel.lint import DEFAULT_DEVICE, LintResult, lint
-from costmodel.profiles import DeviceProfile
-from costmodel.report import Report
+from costmodel.lint import DEFAULT_DEVICE, LintResult
 
 SHOWN = 12  # findings listed before "show all"
 
@@ -56,22 +53,17 @@ def _show(result: LintResult, *, key: str) -> None:
     st.caption(_HOW)
 
 
-def lint_panel(pairs: Sequence[tuple[Report, DeviceProfile]], *, key: str) -> LintResult:
-    """A device picker over the pairs, then the findings of that device's report."""
-    names = [device.name for _, device in pairs]
-    name = st.selectbox("Device", names, index=_default(names), key=f"{key}_device")
-    report, device = pairs[names.index(name)]
-    result = lint(report, device)
-    _show(result, key=key)
-    return result
-
-
-def source_lint_panel(source: Source, settings: Settings, *, key: str) -> LintResult:
+def source_lint_panel(source: Source, settings: Settings, *, key: str, persist: bool = True) -> LintResult:
     """A device picker over the sidebar's devices, then the findings of `source` there (at that device's batch),
-    cached with `ui.compute`: a warm rerun only draws them."""
+    cached with `ui.compute`: a warm rerun only draws them. `persist=False` (a user's model) lints this process's
+    cached reports instead of using the disk cache: nothing of the user's model is pickled, and a module edited
+    under the same name is never served stale from disk."""
     names = [profile(device).name for device in settings.devices]
     device = st.selectbox("Device", settings.devices, index=_default(names), key=f"{key}_device",
                           format_func=lambda d: profile(d).name)
-    result = ui.compute(evaluate.findings, source, device, settings)
+    if persist:
+        result = ui.compute(evaluate.findings, source, device, settings)
+    else:
+        result = evaluate.findings(source, device, settings)
     _show(result, key=key)
     return result

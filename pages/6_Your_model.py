@@ -3,14 +3,13 @@ findings and an A/B comparison with any zoo model. The user's code runs only in 
 with a time and a memory limit)."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from costmodel import evaluate, figures, tables, ui, yourmodel
 from costmodel.compare import compare, readable
 from costmodel.errors import CostModelError
-from costmodel.evaluate import ZooModel
-from costmodel.lint_view import lint_panel
+from costmodel.evaluate import Source, ZooModel
+from costmodel.lint_view import source_lint_panel
 from costmodel.sandbox import Limits, module_classes
 from costmodel.sources import parse_shape
 from costmodel.zoo import ARCHS
@@ -58,54 +57,55 @@ def model_input() -> yourmodel.UserModel | None:
     if not name:
         return None
     return yourmodel.UserModel(name.strip(), parse_shape(shape_text), attr.strip(), content,
-                               Limits(float(seconds), int(memory * 2**30)))
+                               Limits(float(seconds), int(memory * 2**30)), yourmodel.batches_for(settings))
 
 
-def show_report(ev: yourmodel.Evaluated) -> None:
-    if ev.per_image.partial:
-        unknown = ", ".join(ev.per_image.summary["unknown_ops"])
+def show_report(model: yourmodel.UserModel) -> None:
+    per_image = evaluate.per_image(model, settings)
+    if per_image.partial:
+        unknown = ", ".join(per_image.summary["unknown_ops"])
         st.warning(f"Partial: totals exclude ops the engine does not know ({unknown}).")
-    ui.table(tables.readable(yourmodel.metrics_row(ev), settings), "your_model",
-             caption=f"{ev.label}: costs (FLOPs = multiply-adds, per image) and predicted latency per device.")
-    ui.chart(figures.breakdown_bars(yourmodel.breakdown(ev), title=f"{ev.label}: where the time goes"),
+    ui.table(tables.readable(evaluate.rows([model], settings), settings), "your_model",
+             caption=f"{model.label}: costs (FLOPs = multiply-adds, per image) and predicted latency per device.")
+    ui.chart(figures.breakdown_bars(evaluate.breakdown([model], settings), title=f"{model.label}: where the time goes"),
              "your_model_breakdown")
-    if st.toggle("Draw the op graph", len(ev.per_image.ops) <= GRAPH_OPS, key="draw_graph"):
-        first = ev.latencies[0]
-        times = {ev.label: dict(zip(first.per_op["name"], first.per_op["ms"]))}
-        ui.chart(figures.op_graphs({ev.label: ev.per_image.graph}, times_ms=times, size_by="time",
-                                   title=f"{ev.label} (node size = predicted time on {first.device})"),
+    if st.toggle("Draw the op graph", len(per_image.ops) <= GRAPH_OPS, key="draw_graph"):
+        first = settings.devices[0]
+        title = f"{model.label} (node size = predicted time on {evaluate.profile(first).name})"
+        ui.chart(figures.op_graphs({model.label: per_image.graph}, size_by="time", title=title,
+                                   times_ms={model.label: evaluate.op_times(model, first, settings)}),
                  "your_model_graph")
     with st.expander("Per block"):
-        ui.table(tables.readable(yourmodel.block_table(ev), settings), "your_model_blocks",
-                 caption=f"{ev.label}: per-block kernels, width, costs and predicted ms.")
+        ui.table(tables.readable(evaluate.block_table(model, settings), settings), "your_model_blocks",
+                 caption=f"{model.label}: per-block kernels, width, costs and predicted ms.")
     with st.expander("Per op"):
-        ui.table(tables.readable(yourmodel.op_table(ev), settings), "your_model_ops",
-                 caption=f"{ev.label}: per-op costs and predicted ms.")
+        ui.table(tables.readable(evaluate.op_table(model, settings), settings), "your_model_ops",
+                 caption=f"{model.label}: per-op costs and predicted ms.")
 
 
-def pick(side: str, ev: yourmodel.Evaluated | None) -> yourmodel.Evaluated:
+def pick(side: str, mine: yourmodel.UserModel | None) -> Source:
     """One side of the A/B comparison: your model (when there is one) or a zoo model with its parameters."""
-    options = ((YOURS,) if ev else ()) + tuple(ARCHS)
-    default = YOURS if ev and side == "A" else "shufflenet_v2"
+    options = ((YOURS,) if mine else ()) + tuple(ARCHS)
+    default = YOURS if mine and side == "A" else "shufflenet_v2"
     arch = st.selectbox(f"Model {side}", options, index=options.index(default),  # a new widget once yours exists
-                        key=f"ab_{side}_{'yours' if ev else 'zoo'}")
+                        key=f"ab_{side}_{'yours' if mine else 'zoo'}")
     if arch == YOURS:
-        return ev
-    params = ui.zoo_params(ARCHS[arch], f"ab_{side}")
-    with ui.guard():
-        return yourmodel.zoo_evaluated(ZooModel.of(arch, **params), settings)
+        return mine
+    return ZooModel.of(arch, **ui.zoo_params(ARCHS[arch], f"ab_{side}"))
 
 
-def show_comparison(ev: yourmodel.Evaluated | None) -> None:
+def show_comparison(mine: yourmodel.UserModel | None) -> None:
     left, right = st.columns(2)
     with left:
-        a = pick("A", ev)
+        a = pick("A", mine)
     with right:
-        b = pick("B", ev)
-    result = compare(a.per_image, b.per_image, a.latencies, b.latencies)
+        b = pick("B", mine)
+    with ui.guard():
+        result = compare(evaluate.per_image(a, settings), evaluate.per_image(b, settings),
+                         evaluate.latencies(a, settings), evaluate.latencies(b, settings))
     ui.table(readable(result.metrics), "ab_metrics", caption=f"A = {result.a}, B = {result.b}: metrics side by side.")
-    ui.chart(figures.breakdown_bars(pd.concat([yourmodel.breakdown(a), yourmodel.breakdown(b)], ignore_index=True),
-                                    title="A vs B: where the time goes"), "ab_breakdown")
+    ui.chart(figures.breakdown_bars(evaluate.breakdown([a, b], settings), title="A vs B: where the time goes"),
+             "ab_breakdown")
     ui.table(readable(result.latency), "ab_latency",
              caption=f"A = {result.a}, B = {result.b}: predicted ms per category and device (categories sum to Total).")
     with st.expander("FLOPs, MAC and kernels per category"):
@@ -113,7 +113,7 @@ def show_comparison(ev: yourmodel.Evaluated | None) -> None:
                  caption=f"A = {result.a}, B = {result.b}: FLOPs, MAC and kernels per category (per image).")
 
 
-evaluated = None
+analysed = None
 try:
     chosen = model_input()
     if chosen is None:
@@ -121,16 +121,17 @@ try:
                 "models meanwhile.")
     else:
         with st.spinner("Importing, building and tracing your model in the sandbox..."):
-            evaluated = yourmodel.evaluate(chosen, settings)
+            evaluate.per_image(chosen, settings)  # one sandbox run for every batch the page shows
+        analysed = chosen
 except CostModelError as error:
     st.error(str(error))
     st.caption("The app is still running: fix the file (or the shape) and try again.")
 
-if evaluated is not None:
+if analysed is not None:
     report_tab, lint_tab = st.tabs(["Report", "Guideline findings"])
     with report_tab:
-        show_report(evaluated)
+        show_report(analysed)
     with lint_tab:
-        lint_panel(list(zip(evaluated.reports, evaluate.profiles(settings))), key="your_model_lint")
+        source_lint_panel(analysed, settings, key="your_model_lint", persist=False)
 st.subheader("A/B comparison")
-show_comparison(evaluated)
+show_comparison(analysed)

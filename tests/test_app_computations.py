@@ -5,22 +5,25 @@ from __future__ import annotations
 
 import csv
 import math
+from pathlib import Path
 
 import networkx as nx
 import pandas as pd
 import pytest
 
-from costmodel import CostModelError, analyze, figures, guideline_sweeps, ranking, scaling, tables, zoo_table
-from costmodel.evaluate import Settings, ZooModel, breakdown, latency, per_image, profile
+from costmodel import CostModelError, analyze, figures, guideline_sweeps, ranking, scaling, tables, yourmodel, zoo_table
+from costmodel.evaluate import Settings, ZooModel, breakdown, device_batch, latency, op_table, per_image, profile
 from costmodel.latency import predict
 from costmodel.profiles import profile_names
 from costmodel.published import accuracies, top1
 from costmodel.shufflenet_units import UnitSpec, matched_v2, unit_flops
 from costmodel.sources import load_model
+from costmodel.userfile import load_user_model
 from costmodel.zoo.layers import round_to_multiple
 from costmodel.zoo.spec import REFERENCE_DIR
 
 SETTINGS = Settings(devices=tuple(profile_names()))
+USER_MODELS = Path(__file__).parent / "fixtures" / "user_models"
 
 
 def reference(name: str) -> list[dict[str, str]]:
@@ -241,3 +244,21 @@ def test_guideline_chart_has_a_panel_per_device() -> None:
     bars = [t for t in fig.data if t.type == "bar"]
     assert [list(b.y) for b in bars] == [list(frame.loc[frame["device"] == profile(d).name, "predicted"])
                                          for d in SETTINGS.devices]
+
+
+# ---------------------------------------------------------------- a user's model as a source
+def test_a_user_model_gets_the_zoo_tables_from_one_sandbox_run(monkeypatch) -> None:
+    runs: list[list[tuple[int, ...]]] = []
+    sandboxed = yourmodel.run_sandboxed
+    monkeypatch.setattr(yourmodel, "run_sandboxed", lambda spec, shapes, **options: runs.append(shapes) or
+                        sandboxed(spec, shapes, **options))
+    spec, sample = f"{USER_MODELS / 'tiny_net.py'}:TinyNet", (3, 40, 40)
+    model = yourmodel.UserModel(spec, sample, batches=yourmodel.batches_for(SETTINGS))
+    table = op_table(model, SETTINGS)
+    inside = load_user_model(spec)
+    pd.testing.assert_frame_equal(per_image(model, SETTINGS).ops, analyze(inside, (1, *sample), arch=spec).ops)
+    for device in map(profile, SETTINGS.devices):
+        expected = predict(analyze(inside, (device_batch(device, SETTINGS), *sample)), device)
+        assert latency(model, device.name, SETTINGS).ms == pytest.approx(expected.ms)
+        assert table[f"ms:{device.name}"].sum() == pytest.approx(expected.ms)
+    assert runs == [[(batch, *sample) for batch in model.batches]]  # every batch in one child process
