@@ -393,14 +393,3 @@ def fit_quality(points: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     fig.update_xaxes(title_text="measured (ms)", type="log")
     fig.update_yaxes(title_text="fitted (ms)", type="log")
     return fig
-
-
-def metric_bars(table: pd.DataFrame, metrics: Mapping[str, str], *, title: str | None = None) -> go.Figure:
-    """Side-by-side bars of a few metrics for a few models (one panel per metric, own scale each).
-
-    `table`: model plus one column per key of `metrics` (label with unit as value)."""
-    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=list(metrics.values()), horizontal_spacing=0.06)
-    for col, column in enumerate(metrics, start=1):
-        fig.add_trace(go.Bar(x=table["model"], y=table[column], marker_color=[color_of(i) for i in range(len(table))],
-                             showlegend=False, hovertemplate="%{x}: %{y:.4s}<extra></extra>"), row=1, col=col)
-    return style(fig, title, height=340, legend=False)
