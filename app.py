@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from costmodel import catalog, ui, zoo_table
+from costmodel.viz import catalog
+from costmodel.app import ui
+from costmodel.studies import zoo_table
 from costmodel.units import si
 
 settings = ui.page(

@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from costmodel import analyze, zoo  # noqa: E402
-from costmodel.profiler import machine_name  # noqa: E402
+from costmodel.latency.profiler import machine_name  # noqa: E402
 
 CASES: list[tuple[str, dict]] = [
     ("shufflenet_v1", {"groups": 3}),

@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT))
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from costmodel.profiler import machine_name  # noqa: E402
-from costmodel.profiles import profile_names  # noqa: E402
+from costmodel.latency.profiler import machine_name  # noqa: E402
+from costmodel.latency.profiles import profile_names  # noqa: E402
 
 TARGET_S = 0.5
 Move = Callable[[AppTest, int], None]  # set the main control to its i-th value

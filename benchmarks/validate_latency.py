@@ -7,7 +7,7 @@ Run: `.venv/bin/python benchmarks/validate_latency.py [--threads 1]` (about 3 mi
 2. Every network below is built with random weights, BatchNorm folded into its convs (torch.fx `fuse`, the
    deployment the engine's reports assume), and timed with PyTorch: eval mode, inference mode, the same
    thread count, batch 1, warm-up, 35 samples in 5 rounds that interleave the networks, lower quartile
-   (costmodel.timing: load from other processes only ever adds time).
+   (costmodel.latency.timing: load from other processes only ever adds time).
 3. The same networks are predicted from the profile, and by a FLOPs-only baseline: latency = k * FLOPs,
    k fitted by least squares to the same micro-benchmarks.
 Prints and saves (data/validation/) the per-network table, median and max absolute percentage error and
@@ -32,11 +32,11 @@ from torch.fx.experimental.optimization import fuse
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from costmodel import analyze, zoo  # noqa: E402
-from costmodel.latency import predict  # noqa: E402
-from costmodel.profiler import machine_name, profile_device  # noqa: E402
-from costmodel.profiles import DeviceProfile, save_profile  # noqa: E402
-from costmodel.sources import label  # noqa: E402
-from costmodel.timing import steady_allocator, time_modules, torch_threads  # noqa: E402
+from costmodel.latency.model import predict  # noqa: E402
+from costmodel.latency.profiler import machine_name, profile_device  # noqa: E402
+from costmodel.latency.profiles import DeviceProfile, save_profile  # noqa: E402
+from costmodel.sources.names import label  # noqa: E402
+from costmodel.latency.timing import steady_allocator, time_modules, torch_threads  # noqa: E402
 
 OUT_DIR = Path(__file__).resolve().parents[1] / "data" / "validation"
 NETWORKS: list[tuple[str, dict]] = [

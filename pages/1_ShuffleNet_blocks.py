@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from costmodel import catalog, evaluate, figures, tables, ui
-from costmodel.evaluate import ZooModel
-from costmodel.lint_view import source_lint_panel
-from costmodel.shufflenet_units import V1_GROUPS
+from costmodel.viz import catalog, figures, tables
+from costmodel.studies import evaluate
+from costmodel.app import ui
+from costmodel.studies.evaluate import ZooModel
+from costmodel.app.lint_view import source_lint_panel
+from costmodel.studies.shufflenet_units import V1_GROUPS
 
 settings = ui.page(
     "ShuffleNet V1 vs V2 blocks",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from costmodel import catalog, guideline_sweeps, tables, ui
+from costmodel.viz import catalog, tables
+from costmodel.studies import guideline_sweeps
+from costmodel.app import ui
 from costmodel.units import bytes_, si
 from costmodel.zoo.guidelines import STRUCTURES
 

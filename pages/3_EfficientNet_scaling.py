@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from costmodel import catalog, figures, scaling, tables, ui
+from costmodel.viz import catalog, figures, tables
+from costmodel.studies import scaling
+from costmodel.app import ui
 from costmodel.units import bytes_, si
 
 settings = ui.page(

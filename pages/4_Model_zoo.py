@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from costmodel import catalog, evaluate, figures, ranking, tables, ui
-from costmodel.evaluate import ZooModel
-from costmodel.lint_view import source_lint_panel
+from costmodel.viz import catalog, figures, tables
+from costmodel.studies import evaluate, ranking
+from costmodel.app import ui
+from costmodel.studies.evaluate import ZooModel
+from costmodel.app.lint_view import source_lint_panel
 from costmodel.zoo import ARCHS
 
 settings = ui.page("Model zoo", "Every architecture of the zoo, built from its paper's tables. FLOPs are "

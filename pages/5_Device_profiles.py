@@ -6,9 +6,11 @@ import json
 
 import streamlit as st
 
-from costmodel import evaluate, figures, profile_views, tables, ui
+from costmodel.studies import evaluate, profile_views
+from costmodel.viz import figures, tables
+from costmodel.app import ui
 from costmodel.errors import CostModelError
-from costmodel.evaluate import ZooModel
+from costmodel.studies.evaluate import ZooModel
 from costmodel.zoo import ARCHS
 
 settings = ui.page(

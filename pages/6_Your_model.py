@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from costmodel import evaluate, figures, tables, ui, yourmodel
-from costmodel.compare import compare, readable
+from costmodel.studies import evaluate, yourmodel
+from costmodel.viz import figures, tables
+from costmodel.app import ui
+from costmodel.studies.compare import compare, readable
 from costmodel.errors import CostModelError
-from costmodel.evaluate import Source, ZooModel
-from costmodel.lint_view import source_lint_panel
-from costmodel.sandbox import Limits, module_classes
-from costmodel.sources import parse_shape
+from costmodel.studies.evaluate import Source, ZooModel
+from costmodel.app.lint_view import source_lint_panel
+from costmodel.sources.sandbox import Limits, module_classes
+from costmodel.sources.names import parse_shape
 from costmodel.zoo import ARCHS
 
 UPLOAD, MODULE, YOURS = "Upload a .py file", "Module importable from the working directory", "Your model"

@@ -11,14 +11,16 @@ import networkx as nx
 import pandas as pd
 import pytest
 
-from costmodel import CostModelError, analyze, figures, guideline_sweeps, ranking, scaling, tables, yourmodel, zoo_table
-from costmodel.evaluate import Settings, ZooModel, breakdown, device_batch, latency, op_table, per_image, profile
-from costmodel.latency import predict
-from costmodel.profiles import profile_names
-from costmodel.published import accuracies, top1
-from costmodel.shufflenet_units import UnitSpec, matched_v2, unit_flops
-from costmodel.sources import load_model
-from costmodel.userfile import load_user_model
+from costmodel import CostModelError, analyze
+from costmodel.viz import figures, tables
+from costmodel.studies import guideline_sweeps, ranking, scaling, yourmodel, zoo_table
+from costmodel.studies.evaluate import Settings, ZooModel, breakdown, device_batch, latency, op_table, per_image, profile
+from costmodel.latency.model import predict
+from costmodel.latency.profiles import profile_names
+from costmodel.studies.published import accuracies, top1
+from costmodel.studies.shufflenet_units import UnitSpec, matched_v2, unit_flops
+from costmodel.sources.names import load_model
+from costmodel.sources.userfile import load_user_model
 from costmodel.zoo.layers import round_to_multiple
 from costmodel.zoo.spec import REFERENCE_DIR
 

@@ -13,14 +13,15 @@ import torch
 from streamlit.testing.v1 import AppTest
 from torch import nn
 
-from costmodel import CostModelError, analyze, ranking, zoo_table
-from costmodel.evaluate import Settings
-from costmodel.latency import predict
-from costmodel.lint import DEFAULT_DEVICE, GUIDELINES, lint
-from costmodel.lint_view import SHOWN
-from costmodel.profile_views import profile_machine
-from costmodel.profiles import PROFILE_DIR, list_profiles, load_profile, profile_names
-from costmodel.sources import load_model
+from costmodel import CostModelError, analyze
+from costmodel.studies import ranking, zoo_table
+from costmodel.studies.evaluate import Settings
+from costmodel.latency.model import predict
+from costmodel.studies.lint import DEFAULT_DEVICE, GUIDELINES, lint
+from costmodel.app.lint_view import SHOWN
+from costmodel.studies.profile_views import profile_machine
+from costmodel.latency.profiles import PROFILE_DIR, list_profiles, load_profile, profile_names
+from costmodel.sources.names import load_model
 from costmodel.units import si
 from costmodel.zoo.layers import round_to_multiple
 from costmodel.zoo.shufflenet_v1 import ShuffleV1Unit

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from costmodel import analyze, zoo
-from costmodel.calibrate import DEVICES, calibrate, calibration_table, paper_cells
-from costmodel.profiles import load_profile
+from costmodel.latency.calibrate import DEVICES, calibrate, calibration_table, paper_cells
+from costmodel.latency.profiles import load_profile
 from costmodel.zoo.guidelines import g1_pair
 from costmodel.zoo.spec import REFERENCE_DIR
 

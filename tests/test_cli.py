@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from costmodel.cli import main
-from costmodel.sources import split_inline
+from costmodel.sources.names import split_inline
 
 ROOT = Path(__file__).resolve().parents[1]
 

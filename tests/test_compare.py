@@ -9,12 +9,13 @@ import pytest
 
 from costmodel import analyze
 from costmodel.cli import main
-from costmodel.compare import TOTAL, compare
-from costmodel.kinds import CATEGORIES
-from costmodel.lint import lint
-from costmodel.profiles import list_profiles
-from costmodel.report import Report
-from costmodel.sources import load_model
+from costmodel.studies.compare import TOTAL, compare
+from costmodel.engine.kinds import CATEGORIES
+from costmodel.studies.lint import lint
+from costmodel.latency.model import predict
+from costmodel.latency.profiles import list_profiles
+from costmodel.engine.report import Report
+from costmodel.sources.names import load_model
 
 PROFILES = list_profiles()
 
@@ -26,7 +27,7 @@ def report_of(arch: str, batch: int = 1, **params: object) -> Report:
 
 
 def compared(a: Report, b: Report, profiles=PROFILES):
-    return compare(a, b, [a.latency(p) for p in profiles], [b.latency(p) for p in profiles])
+    return compare(a, b, [predict(a, p) for p in profiles], [predict(b, p) for p in profiles])
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +52,8 @@ def test_totals_are_the_reports_and_the_latency_models(result):
     assert totals.at["Kernels", "a"] == a.summary["fragmentation"]["kernels"]
     for profile in PROFILES:
         row = result.latency[(result.latency["device"] == profile.name) & (result.latency["category"] == TOTAL)]
-        assert row["a"].iloc[0] == pytest.approx(a.latency(profile).ms)
-        assert row["b"].iloc[0] == pytest.approx(b.latency(profile).ms)
+        assert row["a"].iloc[0] == pytest.approx(predict(a, profile).ms)
+        assert row["b"].iloc[0] == pytest.approx(predict(b, profile).ms)
 
 
 def test_metrics_side_by_side(result):
@@ -66,7 +67,7 @@ def test_metrics_side_by_side(result):
 def test_latencies_must_pair_up_by_device():
     report = report_of("g4_bottleneck")
     with pytest.raises(ValueError, match="pair up"):
-        compare(report, report, [report.latency(PROFILES[0])], [report.latency(PROFILES[1])])
+        compare(report, report, [predict(report, PROFILES[0])], [predict(report, PROFILES[1])])
 
 
 def test_a_model_against_itself_has_no_delta():
@@ -84,8 +85,8 @@ def test_cli_compare_json_matches_the_api(capsys):
     data = json.loads(capsys.readouterr().out)
     a, b = ("g2_groupconv", {"g": "8", "c": "360"}), ("g2_groupconv", {"g": "1"})
     expected = compare(report_of(a[0], **a[1]), report_of(b[0], **b[1]),  # costs per image,
-                       [report_of(a[0], device.batch, **a[1]).latency(device)],  # latency at the device's batch
-                       [report_of(b[0], device.batch, **b[1]).latency(device)])
+                       [predict(report_of(a[0], device.batch, **a[1]), device)],  # latency at the device's batch
+                       [predict(report_of(b[0], device.batch, **b[1]), device)])
     assert data["a"] == expected.a and data["b"] == expected.b
     assert data["latency"] == expected.latency.to_dict(orient="records")  # JSON keeps floats exactly
 

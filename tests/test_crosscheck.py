@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from costmodel import analyze, zoo
-from costmodel.crosscheck import fvcore_crosscheck
+from costmodel.engine.crosscheck import fvcore_crosscheck
 
 # Small inputs: fvcore runs the model for real on the CPU.
 FAMILIES = [

@@ -10,10 +10,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from costmodel import CostModelError, export
-from costmodel.catalog import RECIPES
+from costmodel import CostModelError
+from costmodel.viz import export
+from costmodel.viz.catalog import RECIPES
 from costmodel.cli import main
-from costmodel.profiles import profile_names
+from costmodel.latency.profiles import profile_names
 
 needs_chromium = pytest.mark.skipif(export.browser_path() is None, reason="Chromium not installed (kaleido needs it)")
 DEVICE = profile_names()[0]

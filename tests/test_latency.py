@@ -10,10 +10,11 @@ from torch import nn
 
 from costmodel import analyze
 from costmodel.cli import main
-from costmodel.kernels import KERNEL_CLASSES
-from costmodel.kinds import CATEGORIES
-from costmodel.latency import Latency, analyze_for_profile, predict
-from costmodel.profiles import DeviceProfile, FitQuality, KernelParams, LatencyModel, Measurement, OpSample, \
+from costmodel.latency.kernels import KERNEL_CLASSES
+from costmodel.engine.kinds import CATEGORIES
+from costmodel.latency.model import Latency, predict
+from costmodel.studies.evaluate import analyze_for_profile
+from costmodel.latency.profiles import DeviceProfile, FitQuality, KernelParams, LatencyModel, Measurement, OpSample, \
     Source, list_profiles, load_profile
 
 PROFILES = list_profiles()
@@ -75,7 +76,7 @@ def test_views_are_free_and_every_kernel_pays_its_overhead():
 @pytest.mark.parametrize("arch, params", [("shufflenet_v2", {"width": 1.0}), ("efficientnet", {"variant": "b0"}),
                                           ("resnet50", {})])
 def test_breakdown_per_op_and_per_block_sum_to_the_total(profile, arch, params):
-    latency = analyze_for_profile(arch, profile, params=params).latency(profile)
+    latency = predict(analyze_for_profile(arch, profile, params=params), profile)
     assert list(latency.breakdown) == list(CATEGORIES)
     assert sum(latency.breakdown.values()) == pytest.approx(latency.ms, rel=1e-9)
     assert latency.per_op["ms"].sum() == pytest.approx(latency.ms, rel=1e-9)
@@ -112,7 +113,7 @@ def test_whole_networks_are_predicted_at_the_profiles_batch():
 def test_report_latency_is_predict_and_to_dict_is_the_json_form():
     profile = load_profile("gtx1080ti")
     report = analyze_for_profile("shufflenet_v2", profile)
-    latency = report.latency(profile)
+    latency = predict(report, profile)
     assert isinstance(latency, Latency) and latency.ms == predict(report, profile).ms
     data = latency.to_dict()
     assert set(data) == {"device", "batch", "ms", "throughput", "unit", "breakdown"}

@@ -12,11 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from costmodel import analyze
-from costmodel.lint import MAC_EXCESS_LIMIT, lint
-from costmodel.opcosts import g1_lower_bound
-from costmodel.profiles import list_profiles
-from costmodel.report import Report
-from costmodel.sources import load_model
+from costmodel.studies.lint import MAC_EXCESS_LIMIT, lint
+from costmodel.engine.opcosts import g1_lower_bound
+from costmodel.latency.model import predict
+from costmodel.latency.profiles import list_profiles
+from costmodel.engine.report import Report
+from costmodel.sources.names import load_model
 
 PROFILES = list_profiles()
 SIDE = 56  # the micro-networks' resolution
@@ -80,7 +81,7 @@ def test_g2_evidence_is_the_closed_form(profile):
 def test_findings_are_ranked_and_costs_stay_within_the_predicted_time(profile):
     report = report_of("mobilenet_v2", profile.batch)
     result = lint(report, profile)
-    latency = report.latency(profile)
+    latency = predict(report, profile)
     op_ms = dict(zip(latency.per_op["name"], latency.per_op["ms"]))
     module_ms = {}
     for name, module in zip(report.ops["name"], report.ops["module"]):
@@ -99,7 +100,7 @@ def test_findings_are_ranked_and_costs_stay_within_the_predicted_time(profile):
 
 def test_g3_cost_is_part_of_the_block_time(profile):
     report = report_of("shufflenet_v2", profile.batch)
-    block_ms = dict(report.latency(profile).per_block.itertuples(index=False))
+    block_ms = dict(predict(report, profile).per_block.itertuples(index=False))
     for finding in lint(report, profile).findings:
         if finding.guideline == "G3":
             assert 0 < finding.cost_ms <= block_ms[finding.block]

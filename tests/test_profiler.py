@@ -10,14 +10,14 @@ import pytest
 import torch
 from torch import nn
 
-from costmodel.analysis import analyze
+from costmodel.engine.analysis import analyze
 from costmodel.cli import main
-from costmodel.fitting import fit
-from costmodel.kernels import COMPUTE_CLASSES, KERNEL_CLASSES
-from costmodel.latency import measurement_ms, op_samples
-from costmodel.profiler import generic_prior, grid, profile_device
-from costmodel.profiles import KernelParams, LatencyModel, Measurement, read_profile, save_profile
-from costmodel.timing import time_in_rotation, time_modules
+from costmodel.latency.fitting import fit
+from costmodel.latency.kernels import COMPUTE_CLASSES, KERNEL_CLASSES
+from costmodel.latency.model import measurement_ms, op_samples
+from costmodel.latency.profiler import generic_prior, grid, profile_device
+from costmodel.latency.profiles import KernelParams, LatencyModel, Measurement, read_profile, save_profile
+from costmodel.latency.timing import time_in_rotation, time_modules
 
 
 class Sleep(nn.Module):
@@ -44,7 +44,7 @@ def test_timers_measure_known_durations():
 FAULTS_SCRIPT = """
 import resource, torch
 from torch import nn
-from costmodel.timing import steady_allocator
+from costmodel.latency.timing import steady_allocator
 assert steady_allocator()
 torch.set_num_threads(1)
 net = nn.Sequential(nn.Conv2d(16, 96, 1), nn.ReLU6(), nn.Conv2d(96, 96, 3, 2, 1, groups=96)).eval()

@@ -8,8 +8,8 @@ import pytest
 
 from costmodel.cli import main
 from costmodel.errors import CostModelError
-from costmodel.kernels import KERNEL_CLASSES
-from costmodel.profiles import DeviceProfile, list_profiles, load_profile, parse_profile, profile_names, \
+from costmodel.latency.kernels import KERNEL_CLASSES
+from costmodel.latency.profiles import DeviceProfile, list_profiles, load_profile, parse_profile, profile_names, \
     read_profile, save_profile
 
 SHIPPED = ("gtx1080ti", "snapdragon810")

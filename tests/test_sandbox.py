@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from costmodel import CostModelError, analyze
-from costmodel.sandbox import Limits, analyze_sandboxed, module_classes, reports_from_data, resolve_spec, run_sandboxed
-from costmodel.userfile import load_user_model
+from costmodel.sources.sandbox import Limits, analyze_sandboxed, module_classes, reports_from_data, resolve_spec, run_sandboxed
+from costmodel.sources.userfile import load_user_model
 
 MODELS = Path(__file__).parent / "fixtures" / "user_models"
 SHAPE = (1, 3, 32, 32)

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from costmodel import analyze, tables
-from costmodel.evaluate import Settings, device_batch, profiles
+from costmodel import analyze
+from costmodel.latency.model import predict
+from costmodel.viz import tables
+from costmodel.studies.evaluate import Settings, device_batch, profiles
 from costmodel.units import si
-from costmodel.userfile import load_user_model
+from costmodel.sources.userfile import load_user_model
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "tests" / "fixtures" / "user_models"
@@ -53,7 +55,7 @@ def test_a_valid_file_gives_the_engines_numbers_and_findings(app):
     row, headers = metrics(app), tables.device_headers(settings)
     assert row[tables.COLUMNS["flops"][0]] == pytest.approx(analyze(model, (1, *SAMPLE)).summary["flops"] / 1e6)
     for device in profiles(settings):
-        expected = analyze(model, (device_batch(device, settings), *SAMPLE)).latency(device).ms
+        expected = predict(analyze(model, (device_batch(device, settings), *SAMPLE)), device).ms
         assert row[headers[f"ms:{device.name}"]] == pytest.approx(expected)
     g1 = next(m for m in app.metric if m.label.startswith("G1"))
     assert g1.value == "1 finding"  # the 1x1 expansion 16 -> 96
@@ -78,8 +80,8 @@ def test_a_broken_file_gives_one_clear_error_and_the_app_keeps_serving(app, file
 
 def test_the_lint_panel_drops_into_any_page():
     def page():
-        from costmodel.evaluate import Settings, ZooModel
-        from costmodel.lint_view import source_lint_panel
+        from costmodel.studies.evaluate import Settings, ZooModel
+        from costmodel.app.lint_view import source_lint_panel
 
         source_lint_panel(ZooModel.of("g2_groupconv", g=8, c=360), Settings(), key="zoo")
 

@@ -1,34 +1,69 @@
-"""The `python -m costmodel` command line: one module per subcommand, each with `add_parser` and `run`.
+"""The `python -m costmodel` command line: one module per subcommand, each with `configure(parser)` and `run`.
 
-Bad input of any kind ends in one line on stderr and exit code 2, never a traceback.
+Only the subcommand that runs is imported, so `profile` works where plotly is not installed and `zoo` or
+`analyze` never pay for plotting or fitting libraries. Bad input of any kind ends in one line on stderr and
+exit code 2, never a traceback.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import warnings
-from types import ModuleType
+from dataclasses import dataclass
 
-from costmodel.cli import analyze_cmd, compare_cmd, devices_cmd, export_cmd, lint_cmd, profile_cmd, zoo_cmd
 from costmodel.errors import CostModelError
 
-COMMANDS: tuple[ModuleType, ...] = (zoo_cmd, analyze_cmd, lint_cmd, compare_cmd, export_cmd, devices_cmd, profile_cmd)
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    description: str | None = None
+
+    @property
+    def module(self) -> str:
+        return f"costmodel.cli.{self.name}_cmd"
 
 
-def build_parser() -> argparse.ArgumentParser:
+COMMANDS = (
+    Command("zoo", "list architectures and their parameters"),
+    Command("analyze", "FLOPs, params, MAC, fragmentation and elementwise cost of a model"),
+    Command("lint", "ShuffleNet V2 guideline findings (G1-G4), costliest first"),
+    Command("compare", "A/B comparison of two models, per category and per device",
+            "Compare model A with model B. Name a zoo model with its parameters inline, e.g. "
+            "'shufflenet_v1(groups=8)'; -p applies to both."),
+    Command("export", "write a paper figure (SVG, PDF, PNG)"),
+    Command("devices", "list device profiles (data/profiles) and how well each fits its data"),
+    Command("profile", "measure this machine and write a device profile (JSON)"),
+)
+
+
+def _chosen(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (the first word that is not an option)."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; only the subcommand named in `argv` gets its module imported and its full arguments."""
     parser = argparse.ArgumentParser(
         prog="python -m costmodel",
         description="How fast will this CNN design be on that device, and why. FLOPs are multiply-adds.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    chosen = _chosen(sys.argv[1:] if argv is None else argv)
     for command in COMMANDS:
-        command.add_parser(sub).set_defaults(run=command.run)
+        child = sub.add_parser(command.name, help=command.help, description=command.description or command.help)
+        if command.name == chosen:
+            module = importlib.import_module(command.module)
+            module.configure(child)
+            child.set_defaults(run=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     warnings.filterwarnings("ignore")  # library warnings (fvcore, torch.jit) are noise on a CLI
     try:
         return args.run(args) or 0

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from costmodel.analysis import DTYPE_BYTES, analyze
-from costmodel.latency import Latency
-from costmodel.profiles import list_profiles, load_profile
-from costmodel.report import Report
-from costmodel.sources import load_model, parse_params, parse_shape
+from costmodel.engine.analysis import DTYPE_BYTES, analyze
+from costmodel.latency.model import Latency, predict
+from costmodel.latency.profiles import list_profiles, load_profile
+from costmodel.engine.report import Report
+from costmodel.sources.names import load_model, parse_params, parse_shape
 from costmodel.units import bytes_, percent, si
 
 
@@ -38,15 +38,13 @@ def report_from_args(args: argparse.Namespace, model_spec: str | None = None, *,
     return analyze(model, shape, dtype=args.dtype, fold_bn=not args.keep_bn, arch=name)
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = sub.add_parser("analyze", help="FLOPs, params, MAC, fragmentation and elementwise cost of a model")
+def configure(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--device", metavar="NAME|profile.json|all",
                         help="add predicted latency on a device profile (see `python -m costmodel devices`)")
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print one JSON object")
     out.add_argument("--csv", metavar="FILE", help="write the per-op table as CSV")
-    return parser
 
 
 def summary_table(summary: dict) -> pd.DataFrame:
@@ -93,7 +91,7 @@ def latencies(args: argparse.Namespace, report: Report) -> list[Latency]:
         batch = args.batch or profile.batch
         if batch not in reports:
             reports[batch] = report_from_args(args, batch=profile.batch)
-        result.append(reports[batch].latency(profile))
+        result.append(predict(reports[batch], profile))
     return result
 
 

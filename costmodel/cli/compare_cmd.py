@@ -7,23 +7,19 @@ import json
 import pandas as pd
 
 from costmodel.cli.analyze_cmd import add_model_arguments, report_from_args
-from costmodel.compare import Comparison, compare, readable
+from costmodel.studies.compare import Comparison, compare, readable
 from costmodel.errors import CostModelError
-from costmodel.latency import Latency
-from costmodel.profiles import DeviceProfile, list_profiles, load_profile
-from costmodel.report import Report
+from costmodel.latency.model import Latency, predict
+from costmodel.latency.profiles import DeviceProfile, list_profiles, load_profile
+from costmodel.engine.report import Report
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = sub.add_parser("compare", help="A/B comparison of two models, per category and per device",
-                            description="Compare model A with model B. Name a zoo model with its parameters "
-                                        "inline, e.g. 'shufflenet_v1(groups=8)'; -p applies to both.")
+def configure(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("other", metavar="B", help="the second model (same forms as the first)")
     parser.add_argument("--device", action="append", metavar="NAME|profile.json|all",
                         help="device profile (repeatable; default: every shipped profile)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    return parser
 
 
 def _analysed(args: argparse.Namespace, spec: str, profiles: list[DeviceProfile]) -> tuple[Report, list[Latency]]:
@@ -36,7 +32,7 @@ def _analysed(args: argparse.Namespace, spec: str, profiles: list[DeviceProfile]
             reports[batch] = report_from_args(args, spec, batch=batch)
         return reports[batch]
 
-    return at(1), [at(p.batch).latency(p) for p in profiles]
+    return at(1), [predict(at(p.batch), p) for p in profiles]
 
 
 def devices(names: list[str] | None) -> list[DeviceProfile]:

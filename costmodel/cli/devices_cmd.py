@@ -6,17 +6,15 @@ import json
 
 import pandas as pd
 
-from costmodel.profiles import DeviceProfile, list_profiles
+from costmodel.latency.profiles import DeviceProfile, list_profiles
 
 TABLE = {"name": "name", "kind": "kind", "source": "source", "batch": "batch", "threads": "threads",
          "unit": "unit", "fit_median_error_pct": "fit median %", "fit_max_error_pct": "fit max %",
          "fit_samples": "samples", "device": "device"}
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = sub.add_parser("devices", help="list device profiles (data/profiles) and how well each fits its data")
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    return parser
 
 
 def _row(profile: DeviceProfile) -> dict:

@@ -3,19 +3,17 @@ from __future__ import annotations
 
 import argparse
 
-from costmodel.analysis import DTYPE_BYTES
-from costmodel.catalog import RECIPES
+from costmodel.engine.analysis import DTYPE_BYTES
+from costmodel.viz.catalog import RECIPES
 from costmodel.errors import CostModelError
-from costmodel.evaluate import Settings
-from costmodel.export import FIGURE_FORMATS, format_of, write_figure
-from costmodel.profiles import profile_names
-from costmodel.sources import parse_params
+from costmodel.studies.evaluate import Settings
+from costmodel.viz.export import FIGURE_FORMATS, format_of, write_figure
+from costmodel.latency.profiles import profile_names
+from costmodel.sources.names import parse_params
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    figures = "; ".join(f"{r.name}: {r.help}" for r in RECIPES.values())
-    parser = sub.add_parser("export", help="write a paper figure (SVG, PDF, PNG)",
-                            description=f"Figures: {figures}. `-p` parameters per figure: `--list`.")
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = f"Figures: {', '.join(sorted(RECIPES))}. `-p` parameters per figure: `--list`."
     parser.add_argument("figure", nargs="?", choices=sorted(RECIPES), metavar="FIGURE", help="figure name")
     parser.add_argument("--format", choices=FIGURE_FORMATS, help="default: the --out suffix")
     parser.add_argument("--out", metavar="FILE", help="output file")
@@ -26,7 +24,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--dtype", default="float32", choices=sorted(DTYPE_BYTES), help="dtype for MAC bytes")
     parser.add_argument("--keep-bn", action="store_true", help="keep BatchNorm as an elementwise op")
     parser.add_argument("--list", action="store_true", help="list the figures and their -p parameters")
-    return parser
 
 
 def _list() -> None:

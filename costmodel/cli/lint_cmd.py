@@ -6,17 +6,15 @@ import json
 import textwrap
 
 from costmodel.cli.analyze_cmd import add_model_arguments, report_from_args
-from costmodel.lint import DEFAULT_DEVICE, LintResult, lint
-from costmodel.profiles import load_profile
+from costmodel.studies.lint import DEFAULT_DEVICE, LintResult, lint
+from costmodel.latency.profiles import load_profile
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = sub.add_parser("lint", help="ShuffleNet V2 guideline findings (G1-G4), costliest first")
+def configure(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--device", default=DEFAULT_DEVICE, metavar="NAME|profile.json",
                         help=f"device profile the costs are predicted on (default {DEFAULT_DEVICE})")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    return parser
 
 
 def print_lint(result: LintResult) -> None:

@@ -6,19 +6,16 @@ import time
 from pathlib import Path
 
 from costmodel.errors import CostModelError
-from costmodel.profiler import profile_device
-from costmodel.profiles import save_profile
+from costmodel.latency.profiles import save_profile
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = sub.add_parser("profile", help="measure this machine and write a device profile (JSON)")
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="what to measure (default cpu)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1, as the papers)")
     parser.add_argument("--batch", type=int, default=1, help="batch size of the micro-benchmarks (default 1)")
     parser.add_argument("--quick", action="store_true", help="fewer micro-benchmarks (under 2 minutes on 2 cores)")
     parser.add_argument("--out", required=True, metavar="data/profiles/NAME.json",
                         help="where to write the profile; NAME becomes the device name")
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
     if args.threads < 1 or args.batch < 1:
         raise CostModelError("--threads and --batch must be at least 1", "use e.g. --threads 1 --batch 1")
     start = time.perf_counter()
+    from costmodel.latency.profiler import profile_device  # torch timing + scipy: only when profiling
+
     profile = profile_device(out.stem, device=args.device, threads=args.threads, batch=args.batch, quick=args.quick)
     save_profile(profile, out)
     print(f"wrote {out} in {time.perf_counter() - start:.0f} s: {profile.device}, batch {profile.batch}, "

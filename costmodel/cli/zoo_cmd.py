@@ -7,10 +7,8 @@ import json
 from costmodel import zoo
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = sub.add_parser("zoo", help="list architectures and their parameters")
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a listing")
-    return parser
 
 
 def _range(param: zoo.Param) -> str:

@@ -1,0 +1,190 @@
+"""Page helpers shared by every Streamlit page: the sidebar settings, cached computation, charts with
+publication export buttons, tables with CSV/LaTeX buttons, and turning bad input into `st.error`.
+
+Pages stay thin: `settings = ui.page("Title")`, then `ui.compute(fn, ...)`, `ui.chart(fig, "name")`,
+`ui.table(frame, "name")`. Sidebar values live in `st.session_state` under `settings.*`, so they survive
+page switches (a widget's own state is dropped when its page is left; the copy is not).
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import importlib
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from costmodel.viz import export
+from costmodel.engine.analysis import DTYPE_BYTES
+from costmodel.errors import CostModelError
+from costmodel.studies.evaluate import Settings, profile
+from costmodel.latency.profiles import PROFILE_DIR, DeviceProfile, parse_profile, profile_names, save_profile
+from costmodel.zoo import ArchSpec
+
+OWN_BATCH = 0  # sidebar value meaning "each profile's own batch"
+BATCHES = (OWN_BATCH, 1, 2, 4, 8, 16, 32, 64)
+_UPLOADED = "settings.uploaded_profiles"  # name -> path of profiles uploaded in this session
+_CODE = Path(__file__).resolve().parents[1]
+_PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg"}}
+
+
+# ---------------------------------------------------------------- sidebar settings
+def _persisted(name: str, default: Any) -> str:
+    """The widget key for setting `name`, primed with the persisted value (or `default`)."""
+    store, widget = f"settings.{name}", f"_settings.{name}"
+    if store not in st.session_state:
+        st.session_state[store] = default
+    st.session_state[widget] = st.session_state[store]
+    return widget
+
+
+def _save(name: str) -> None:
+    st.session_state[f"settings.{name}"] = st.session_state[f"_settings.{name}"]
+
+
+def uploaded_profiles() -> dict[str, str]:
+    return st.session_state.setdefault(_UPLOADED, {})
+
+
+def add_profile(data: object, origin: str = "uploaded file") -> tuple[DeviceProfile, bool]:
+    """Validate a profile (parsed JSON), keep it for this session and select it in the sidebar.
+    Returns the profile and whether it is new to this session."""
+    device = parse_profile(data, origin)
+    folder = Path(tempfile.gettempdir()) / "costmodel_profiles"
+    path = save_profile(device, folder / f"{device.name}-{hashlib.sha1(repr(data).encode()).hexdigest()[:8]}.json")
+    uploaded_profiles()[device.name] = str(path)
+    devices = st.session_state.get("settings.devices") or []
+    new = str(path) not in devices
+    if new:
+        st.session_state["settings.devices"] = [*devices, str(path)]
+    return device, new
+
+
+def _device_label(option: str) -> str:
+    if option in profile_names():
+        device = profile(option)
+        return f"{device.name} ({device.kind}, batch {device.batch})"
+    return f"{Path(option).stem.rsplit('-', 1)[0]} (uploaded)"
+
+
+def sidebar() -> Settings:
+    """The shared sidebar; returns the settings every page computes with. No device selected is an error."""
+    options = [*profile_names(), *uploaded_profiles().values()]
+    bar = st.sidebar
+    bar.header("Settings")
+    bar.multiselect("Device profiles", options, key=_persisted("devices", list(profile_names())),
+                    format_func=_device_label, on_change=_save, args=("devices",),
+                    help="Latency is predicted on each; see the Device profiles page for their fit.")
+    bar.selectbox("Batch for latency", BATCHES, key=_persisted("batch", OWN_BATCH), on_change=_save,
+                  args=("batch",), format_func=lambda b: "each profile's own (GPU 8, CPU/ARM 1)" if b == OWN_BATCH
+                  else str(b), help="FLOPs, params and MAC are always per image (batch 1), as the papers print them.")
+    bar.selectbox("dtype (bytes of MAC)", tuple(DTYPE_BYTES), key=_persisted("dtype", "float32"), on_change=_save,
+                  args=("dtype",))
+    bar.toggle("Fold BatchNorm into convs", key=_persisted("fold_bn", True), on_change=_save, args=("fold_bn",),
+               help="Inference engines fold BN; unfolded, each BN is an elementwise op (G4).")
+    bar.caption("FLOPs = multiply-adds (the ShuffleNet/MobileNet/EfficientNet convention). MAC = bytes read + "
+                "written. Latency in ms per batch; GPU throughput in batches/s, CPU/ARM in images/s.")
+    devices = tuple(d for d in st.session_state["settings.devices"] if d in options)
+    if not devices:
+        st.error("No device profile selected: pick at least one in the sidebar.")
+        st.stop()
+    return Settings(devices=devices, batch=st.session_state["settings.batch"] or None,
+                    dtype=st.session_state["settings.dtype"], fold_bn=st.session_state["settings.fold_bn"])
+
+
+def page(title: str, intro: str | None = None) -> Settings:
+    """Page config, title, intro and the sidebar."""
+    st.set_page_config(page_title=f"{title} - cost lab", layout="wide")
+    st.title(title)
+    if intro:
+        st.markdown(intro)
+    return sidebar()
+
+
+def zoo_params(spec: ArchSpec, key: str) -> dict[str, Any]:
+    """Widgets for a zoo architecture's parameters, generated from its `Param`s (ranges, choices, help);
+    returns the values that differ from the defaults (so equal configurations share one label and cache key)."""
+    values: dict[str, Any] = {}
+    for p in spec.params:
+        k, label = f"{key}.{spec.name}.{p.name}", p.name.replace("_", " ")
+        if p.choices is not None:
+            options = (None, *p.choices) if p.default is None else p.choices
+            values[p.name] = st.selectbox(label, options, index=options.index(p.default), help=p.help, key=k,
+                                          format_func=lambda v: "(default)" if v is None else str(v))
+        elif p.type is bool:
+            values[p.name] = st.toggle(label, bool(p.default), help=p.help, key=k)
+        else:
+            cast = int if p.type is int else float
+            values[p.name] = st.number_input(
+                label, None if p.minimum is None else cast(p.minimum), None if p.maximum is None else cast(p.maximum),
+                None if p.default is None else cast(p.default), step=cast(1) if p.type is int else 0.05, help=p.help,
+                key=k, placeholder="(default)")
+    defaults = {p.name: p.default for p in spec.params}
+    return {name: value for name, value in values.items() if value is not None and value != defaults[name]}
+
+
+# ---------------------------------------------------------------- errors and computation
+@contextlib.contextmanager
+def guard() -> Iterator[None]:
+    """Bad settings become one `st.error` line (and the page stops there), never a traceback."""
+    try:
+        yield
+    except CostModelError as error:
+        st.error(str(error))
+        st.stop()
+
+
+def fingerprint(settings: Settings | None = None) -> str:
+    """Changes whenever the costmodel code or a device profile changes: part of every disk-cache key, so a new
+    profile or a code update never serves stale numbers."""
+    files = sorted(_CODE.rglob("*.py")) + sorted(PROFILE_DIR.glob("*.json"))
+    files += [Path(d) for d in (settings.devices if settings else ()) if Path(d).exists()]
+    stamp = "|".join(f"{f}:{f.stat().st_mtime_ns}:{f.stat().st_size}" for f in files)
+    return hashlib.sha1(stamp.encode()).hexdigest()
+
+
+@st.cache_data(persist="disk", show_spinner=False, max_entries=512)
+def _call(function: str, stamp: str, args: tuple, kwargs: tuple) -> Any:
+    module, name = function.split(":")
+    return getattr(importlib.import_module(module), name)(*args, **dict(kwargs))
+
+
+def compute(fn: Callable[..., Any], *args: Any, spinner: str | None = None, **kwargs: Any) -> Any:
+    """`fn(*args, **kwargs)` for a pure costmodel function returning picklable data (DataFrames, dicts),
+    cached across reruns, sessions and restarts (on disk). Arguments must be hashable by Streamlit
+    (primitives, tuples, frozen dataclasses). CostModelError shows as st.error."""
+    settings = next((a for a in (*args, *kwargs.values()) if isinstance(a, Settings)), None)
+    with guard(), (st.spinner(spinner) if spinner else contextlib.nullcontext()):
+        return _call(f"{fn.__module__}:{fn.__qualname__}", fingerprint(settings), args, tuple(sorted(kwargs.items())))
+
+
+# ---------------------------------------------------------------- charts and tables
+def _buttons(name: str, items: list[tuple[str, Callable[[], bytes | str], str, str]]) -> None:
+    """Small download buttons in one row; content is produced only when clicked."""
+    row = st.container(horizontal=True, gap="small")
+    for label, data, filename, mime in items:
+        row.download_button(label, data=data, file_name=filename, mime=mime, key=f"download.{name}.{label}",
+                            on_click="ignore", icon=":material/download:", type="tertiary")
+
+
+def chart(fig: go.Figure, name: str) -> None:
+    """The figure, then SVG / PDF / PNG buttons that render it publication-ready (fixed size, print fonts)."""
+    st.plotly_chart(fig, key=f"chart.{name}", config=_PLOTLY_CONFIG, theme=None)  # as exported, not restyled
+    _buttons(name, [(fmt.upper(), functools.partial(export.figure_bytes, fig, fmt), f"{name}.{fmt}", export.MIME[fmt])
+                    for fmt in export.FIGURE_FORMATS])
+
+
+def table(frame: pd.DataFrame, name: str, *, caption: str | None = None) -> None:
+    """The table (whole up to 25 rows, scrolling beyond), then CSV and LaTeX (booktabs) buttons; `caption`
+    goes into the LaTeX."""
+    height = 35 * (len(frame) + 1) + 3 if len(frame) <= 25 else "auto"
+    st.dataframe(frame, hide_index=True, key=f"table.{name}", height=height)
+    _buttons(name, [("CSV", functools.partial(export.table_csv, frame), f"{name}.csv", "text/csv"),
+                    ("LaTeX", functools.partial(export.table_latex, frame, caption=caption, label=f"tab:{name}"),
+                     f"{name}.tex", "application/x-tex")])

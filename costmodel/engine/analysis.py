@@ -1,0 +1,32 @@
+"""`analyze`: model + input shape -> Report (trace, build the op graph, derive tables and summary)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from costmodel.errors import CostModelError
+from costmodel.engine.opgraph import build_op_graph
+from costmodel.engine.report import Report, blocks_frame, ops_frame, summarise
+from costmodel.engine.trace import trace
+
+# Deployment dtypes for MAC bytes; tracing itself always runs in fp32 on meta/fake tensors.
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+
+
+def analyze(model: nn.Module, input_shape: tuple[int, ...] | list[int], *, dtype: str = "float32",
+            fold_bn: bool = True, arch: str | None = None) -> Report:
+    """Trace `model` at `input_shape` (batch first) without real computation and cost every op.
+
+    dtype sets the bytes per element of MAC; fold_bn=False keeps inference BatchNorm as an elementwise op.
+    """
+    if dtype not in DTYPE_BYTES:
+        raise CostModelError(f"unknown dtype '{dtype}'", f"use one of {', '.join(DTYPE_BYTES)}")
+    shape = tuple(int(d) for d in input_shape)
+    graph = build_op_graph(trace(model, shape, torch.float32), fold_bn=fold_bn, bytes_per_element=DTYPE_BYTES[dtype])
+    if graph.number_of_nodes() == 0:
+        raise CostModelError("the model has no tensor ops to analyse", "check that forward() uses its input")
+    ops = ops_frame(graph)
+    blocks = blocks_frame(graph, ops)
+    summary = summarise(graph, ops, blocks, arch=arch or type(model).__name__, input_shape=shape, dtype=dtype,
+                        bytes_per_element=DTYPE_BYTES[dtype])
+    return Report(graph, ops, blocks, summary)

@@ -1,0 +1,179 @@
+"""The latency model: time of every op on a device profile, summed along the execution order.
+
+Per op of kernel class c (costmodel.latency.kernels), in seconds:
+
+    t = overhead_c + per_group_c * (groups - 1) + smoothmax(compute, memory)
+    compute = FLOPs / (peak_c * eff),   eff = lanes * P/(P + P_c) * min(K/(K + K_c), N/(N + N_c))
+    memory  = (B + spill * max(0, B - cache)) / bandwidth_c
+
+FLOPs are multiply-adds and B the op's MAC bytes; P, K, N are its output positions (batch included),
+multiply-adds per output and output channels per group: a kernel small in P cannot fill the device, and
+one narrow in K or N cannot fill its register tiles - the narrower dimension limits it, which is why equal
+widths run fastest at equal FLOPs (ShuffleNet V2's G1) and small fragmented kernels run below their
+roofline (G3). `lanes` is the share of vector lanes used once input and output channels per group are
+padded to the device's vector width. Bytes beyond the cache cost (1 + spill) times more. `smoothmax` is a
+p-norm: a roofline whose corner is rounded because real kernels overlap compute and memory only partly.
+Views cost nothing; every other op pays its overhead, so elementwise ops and data movement are never free
+(G4). Ops run one after another (one stream, one thread), as the papers measured.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from costmodel.latency.kernels import COMPUTE_CLASSES, GROUPED_CLASSES, KERNEL_CLASSES, LANE_CLASSES, geometry, kernel_class
+from costmodel.engine.kinds import CATEGORIES
+from costmodel.latency.profiles import DeviceProfile, KernelParams, LatencyModel, OpSample
+from costmodel.engine.report import Report
+
+OVERLAP_NORM = 3.0  # p of the smooth max: 1 would add compute and memory time, infinity would be a roofline
+FEATURES = ["kind", "op", "flops", "mac_bytes", "pixels", "reduction", "outputs", "groups", "in_channels"]
+_CLASS_INDEX = {c: i for i, c in enumerate(KERNEL_CLASSES)}
+_PARAM_FIELDS = ("overhead_us", "gbytes_per_s", "gmadds_per_s", "half_pixels", "half_reduction", "half_outputs",
+                 "per_group_us")
+
+
+def op_features(ops: pd.DataFrame) -> pd.DataFrame:
+    """Latency features of every op of a report (`Report.ops`), in its order; views get `launches` False."""
+    rows = []
+    for op in ops.itertuples(index=False):
+        shape = geometry(op.kind, int(op.flops), op.input_shapes, op.output_shapes)
+        first_in = op.input_shapes[0] if len(op.input_shapes) else op.output_shapes[0]
+        channels = int(first_in[-1] if op.kind == "linear" else first_in[1] if len(first_in) > 1 else 1)
+        rows.append({"kind": op.kind, "op": op.op, "flops": int(op.flops), "mac_bytes": int(op.mac_bytes),
+                     "pixels": shape.pixels, "reduction": shape.reduction, "outputs": shape.outputs,
+                     "groups": shape.groups, "in_channels": max(1, channels), "launches": bool(op.launches_kernel)})
+    return pd.DataFrame(rows, columns=[*FEATURES, "launches"])
+
+
+def op_samples(ops: pd.DataFrame) -> list[OpSample]:
+    """The kernel-launching ops of a report as samples for a Measurement, identical ops merged with a count."""
+    features = op_features(ops)
+    launched = features[features["launches"]]
+    grouped = launched.groupby(FEATURES, sort=False).size().reset_index(name="count")
+    return [OpSample(**row) for row in grouped.to_dict("records")]
+
+
+def samples_frame(samples: Iterable[OpSample]) -> pd.DataFrame:
+    return pd.DataFrame([s.model_dump() for s in samples], columns=[*FEATURES, "count"])
+
+
+@dataclass(frozen=True)
+class ClassArrays:
+    """Per-kernel-class parameters as arrays indexed like KERNEL_CLASSES (NaN peak: no compute term)."""
+
+    overhead_us: np.ndarray
+    gbytes_per_s: np.ndarray
+    gmadds_per_s: np.ndarray
+    half_pixels: np.ndarray
+    half_reduction: np.ndarray
+    half_outputs: np.ndarray
+    per_group_us: np.ndarray
+
+    @classmethod
+    def of(cls, model: LatencyModel) -> ClassArrays:
+        params = [model.kernels[c] for c in KERNEL_CLASSES]
+        return cls(*(np.array([np.nan if getattr(p, f) is None else getattr(p, f) for p in params], dtype=float)
+                     for f in _PARAM_FIELDS))
+
+    def kernels(self) -> dict[str, KernelParams]:
+        out = {}
+        for i, name in enumerate(KERNEL_CLASSES):
+            values = {f: float(getattr(self, f)[i]) for f in _PARAM_FIELDS}
+            if name not in COMPUTE_CLASSES:
+                values.update(gmadds_per_s=None, half_pixels=0.0, half_reduction=0.0, half_outputs=0.0)
+            if name not in GROUPED_CLASSES:
+                values["per_group_us"] = 0.0
+            out[name] = KernelParams(**values)
+        return out
+
+
+class Features:
+    """Feature columns as float arrays plus each op's kernel-class index, ready for `seconds`."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.cls = np.array([_CLASS_INDEX[kernel_class(k, o, r, c)] for k, o, r, c in
+                             zip(frame["kind"], frame["op"], frame["reduction"], frame["in_channels"])], dtype=int)
+        column = {name: frame[name].to_numpy(dtype=float) for name in FEATURES[2:]}
+        self.flops, self.mac_bytes, self.pixels = column["flops"], column["mac_bytes"], column["pixels"]
+        self.reduction, self.outputs, self.groups = column["reduction"], column["outputs"], column["groups"]
+        self.inputs_per_group = np.maximum(1.0, column["in_channels"] / self.groups)
+        self.vectorised = np.isin(self.cls, [_CLASS_INDEX[c] for c in LANE_CLASSES])
+
+    def lane_use(self, lanes: int) -> np.ndarray:
+        """Share of vector lanes doing useful work: input channels per group and output channels per group
+        each padded to a multiple of `lanes` (1 for ops that do not vectorise over channels)."""
+        def used(channels: np.ndarray) -> np.ndarray:
+            return channels / (np.ceil(channels / lanes) * lanes)
+
+        return np.where(self.vectorised, used(self.inputs_per_group) * used(self.outputs), 1.0)
+
+    def seconds(self, p: ClassArrays, cache_bytes: float, spill: float, lanes: int) -> np.ndarray:
+        """The model's time of each op (the formula in the module docstring)."""
+        c = self.cls
+
+        def saturation(size: np.ndarray, half: np.ndarray) -> np.ndarray:
+            return size / (size + half[c])
+
+        efficiency = self.lane_use(lanes) * saturation(self.pixels, p.half_pixels) * np.minimum(
+            saturation(self.reduction, p.half_reduction), saturation(self.outputs, p.half_outputs))
+        peak = np.nan_to_num(p.gmadds_per_s[c], nan=np.inf) * 1e9
+        compute = self.flops / (peak * efficiency)
+        beyond_cache = np.maximum(0.0, self.mac_bytes - cache_bytes)
+        memory = (self.mac_bytes + spill * beyond_cache) / (p.gbytes_per_s[c] * 1e9)
+        busy = (compute ** OVERLAP_NORM + memory ** OVERLAP_NORM) ** (1 / OVERLAP_NORM)
+        return (p.overhead_us[c] + p.per_group_us[c] * (self.groups - 1)) * 1e-6 + busy
+
+
+def op_milliseconds(frame: pd.DataFrame, model: LatencyModel) -> np.ndarray:
+    """Predicted ms of each row of a features frame (no count applied)."""
+    return Features(frame).seconds(ClassArrays.of(model), model.cache_bytes, model.spill, model.lanes) * 1e3
+
+
+def measurement_ms(samples: Iterable[OpSample], model: LatencyModel) -> float:
+    """Predicted time of a Measurement's ops, ms."""
+    frame = samples_frame(samples)
+    return float((op_milliseconds(frame, model) * frame["count"]).sum())
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Predicted time of one report on one device, per op, per block, in total, and by ShuffleNet V2
+    Figure 2 category (the parts sum to the total)."""
+
+    device: str
+    batch: int
+    ms: float
+    throughput: float
+    unit: str
+    breakdown: dict[str, float]
+    per_op: pd.DataFrame
+    per_block: pd.DataFrame
+    partial: bool = False  # the report has unknown ops: their time is the overhead only
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form; throughput is null for a model without kernels (0 ms)."""
+        throughput = self.throughput if np.isfinite(self.throughput) else None
+        return {"device": self.device, "batch": self.batch, "ms": self.ms, "throughput": throughput,
+                "unit": self.unit, "breakdown": dict(self.breakdown)}
+
+
+def predict(report: Report, profile: DeviceProfile) -> Latency:
+    """Latency of `report` at its own batch (its input shape) on `profile`."""
+    ops = report.ops
+    features = op_features(ops)
+    ms = np.where(features["launches"], op_milliseconds(features, profile.latency_model), 0.0)
+    per_op = pd.DataFrame({"name": ops["name"], "kind": ops["kind"], "category": ops["category"],
+                           "block": ops["block"], "ms": ms})
+    per_block = per_op.groupby("block", sort=False)["ms"].sum().reset_index()
+    total = float(ms.sum())
+    breakdown = {c: float(per_op.loc[per_op["category"] == c, "ms"].sum()) for c in CATEGORIES}
+    batch = int(report.summary["input_shape"][0])
+    per_second = 1e3 / total if total > 0 else float("inf")
+    throughput = per_second if profile.kind == "gpu" else per_second * batch
+    return Latency(profile.name, batch, total, throughput, profile.unit, breakdown, per_op, per_block,
+                   partial=report.partial)

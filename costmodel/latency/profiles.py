@@ -1,0 +1,180 @@
+"""Device profiles: the JSON schema (pydantic), and loading, saving and listing `data/profiles/*.json`.
+
+A profile is only as honest as its fit, so it carries everything needed to judge and redo the fit: where the
+numbers come from, the raw measurements (each with the features of the ops it timed), the fitted latency
+model parameters, and the fit error on its own data. A malformed or incomplete file is rejected with one
+line naming the field.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from costmodel.errors import CostModelError
+from costmodel.latency.kernels import KERNEL_CLASSES
+from costmodel.engine.kinds import OpKind
+
+PROFILE_DIR = Path(__file__).resolve().parents[2] / "data" / "profiles"
+SCHEMA_VERSION = 1
+NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KernelParams(_Strict):
+    """Latency-model parameters of one kernel class (see costmodel.latency.model for the formula)."""
+
+    overhead_us: float = Field(ge=0, description="fixed cost per kernel: launch / dispatch, microseconds")
+    gbytes_per_s: float = Field(gt=0, description="attainable memory bandwidth for MAC bytes, GB/s")
+    gmadds_per_s: float | None = Field(default=None, gt=0,
+                                       description="attainable multiply-adds per second (billions) at full size")
+    half_pixels: float = Field(default=0, ge=0, description="output positions at which efficiency halves")
+    half_reduction: float = Field(default=0, ge=0, description="multiply-adds per output at which it halves")
+    half_outputs: float = Field(default=0, ge=0, description="output channels per group at which it halves")
+    per_group_us: float = Field(default=0, ge=0, description="extra cost per group beyond the first, us")
+
+
+class LatencyModel(_Strict):
+    """Parameters of every kernel class, plus the cache above which memory traffic slows down."""
+
+    kernels: dict[str, KernelParams]
+    cache_bytes: float = Field(gt=0, description="an op's MAC bytes beyond this come from slower memory")
+    spill: float = Field(ge=0, description="bytes beyond the cache cost (1 + spill) times as much")
+    lanes: int = Field(default=1, ge=1, description="vector width in channels: convs pad channels to a multiple")
+    fitted: list[str] = Field(default_factory=list, description="kernel classes the measurements constrain")
+
+    @model_validator(mode="after")
+    def _every_class(self) -> LatencyModel:
+        missing = [c for c in KERNEL_CLASSES if c not in self.kernels]
+        unknown = [c for c in self.kernels if c not in KERNEL_CLASSES]
+        if missing or unknown:
+            raise ValueError(f"kernels must have exactly the classes {', '.join(KERNEL_CLASSES)}; "
+                             f"missing {missing or 'none'}, unknown {unknown or 'none'}")
+        return self
+
+
+class OpSample(_Strict):
+    """One op of a measured network or micro-benchmark, by its features, `count` times."""
+
+    kind: OpKind
+    op: str
+    count: int = Field(default=1, ge=1)
+    flops: int = Field(ge=0, description="multiply-adds")
+    mac_bytes: int = Field(ge=0)
+    pixels: int = Field(ge=1)
+    reduction: int = Field(ge=1)
+    outputs: int = Field(ge=1)
+    groups: int = Field(ge=1)
+    in_channels: int = Field(ge=1)
+
+
+class Measurement(_Strict):
+    """A timed (or published) run of some ops: `ms` per batch, and the fitted model's `predicted_ms`."""
+
+    label: str
+    ms: float = Field(gt=0, description="measured or published time per batch, ms")
+    predicted_ms: float | None = Field(default=None, gt=0)
+    reference: str | None = Field(default=None, description="where a published number comes from")
+    group: str | None = Field(default=None, description="measurements whose speed order the fit must keep")
+    ops: list[OpSample] = Field(min_length=1)
+
+
+class FitQuality(_Strict):
+    samples: int = Field(ge=1)
+    median_ape: float = Field(ge=0, description="median absolute percentage error of predicted_ms, %")
+    max_ape: float = Field(ge=0, description="largest absolute percentage error, %")
+
+
+class Source(_Strict):
+    method: Literal["measured", "calibrated"]
+    description: str = Field(min_length=1, description="how the numbers were obtained, in words")
+    machine: str | None = None
+    date: str | None = None
+
+
+class DeviceProfile(_Strict):
+    """A device the latency model can predict for (DESIGN.md: Device profiles)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    name: str = Field(min_length=1, pattern=NAME_PATTERN)
+    device: str = Field(min_length=1, description="the hardware in words")
+    kind: Literal["gpu", "cpu"]
+    source: Source
+    batch: int = Field(ge=1, description="batch size whole networks are predicted at by default")
+    threads: int | None = Field(default=None, ge=1)
+    dtype: Literal["float32", "float16", "bfloat16", "int8"] = "float32"
+    latency_model: LatencyModel
+    measurements: list[Measurement] = Field(min_length=1)
+    fit: FitQuality
+
+    @property
+    def unit(self) -> str:
+        """The papers' throughput unit: GPUs in batches/s (at the batch), CPUs and ARM cores in images/s."""
+        return "batches/s" if self.kind == "gpu" else "images/s"
+
+
+def check_name(name: str) -> str:
+    """A profile name is a file stem of letters, digits, '_', '.', '-' (it names data/profiles/NAME.json)."""
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise CostModelError(f"'{name}' cannot name a profile", "use letters, digits, '_', '.' and '-' only")
+    return name
+
+
+def _field(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    return f"field '{where}': {first['msg']}"
+
+
+def parse_profile(data: object, origin: str) -> DeviceProfile:
+    """Validate already-parsed JSON; `origin` names it in the error (a path, or 'uploaded file')."""
+    try:
+        return DeviceProfile.model_validate(data)
+    except ValidationError as error:
+        raise CostModelError(f"profile {origin} is invalid: {_field(error)}",
+                             "fix that field or re-create the profile with `python -m costmodel profile`") from None
+
+
+def read_profile(path: Path) -> DeviceProfile:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise CostModelError(f"cannot read profile {path}: {error.strerror}", "check the path") from None
+    except json.JSONDecodeError as error:
+        raise CostModelError(f"profile {path} is not JSON (line {error.lineno}: {error.msg})",
+                             "fix the file or re-create it with `python -m costmodel profile`") from None
+    return parse_profile(data, str(path))
+
+
+def profile_names() -> list[str]:
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.json"))
+
+
+def load_profile(name_or_path: str | Path) -> DeviceProfile:
+    """A shipped profile by name ('gtx1080ti') or any profile file by path."""
+    path = Path(name_or_path)
+    if path.suffix == ".json" or path.exists():
+        return read_profile(path)
+    shipped = PROFILE_DIR / f"{name_or_path}.json"
+    if not shipped.exists():
+        raise CostModelError(f"no device profile named '{name_or_path}'",
+                             f"use one of {', '.join(profile_names()) or '(none shipped)'} or a profile.json path")
+    return read_profile(shipped)
+
+
+def list_profiles() -> list[DeviceProfile]:
+    """Every shipped profile, by name."""
+    return [read_profile(PROFILE_DIR / f"{name}.json") for name in profile_names()]
+
+
+def save_profile(profile: DeviceProfile, path: str | Path) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(profile.model_dump(mode="json"), indent=1) + "\n", encoding="utf-8")
+    return target

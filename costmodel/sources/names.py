@@ -1,0 +1,79 @@
+"""One way to name a model everywhere (CLI, app, lint, compare): a zoo arch with parameters, or a user's
+`file.py:Name` / `package.module:Name` with an input shape."""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from costmodel import zoo
+from costmodel.errors import CostModelError
+from costmodel.sources.userfile import is_user_spec, load_user_model
+
+DEFAULT_INPUT = (1, 3, 224, 224)
+_INLINE = re.compile(r"\s*([\w.]+)\s*\(([^()]*)\)\s*")
+_INLINE_HINT = "write it like 'shufflenet_v1(groups=8, width=0.5)'"
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """'1,3,224,224' -> (1, 3, 224, 224)."""
+    try:
+        shape = tuple(int(part) for part in text.replace("x", ",").split(","))
+    except ValueError:
+        raise CostModelError(f"input shape '{text}' is not a list of integers", "write it like 1,3,224,224") from None
+    if not shape or any(d <= 0 for d in shape):
+        raise CostModelError(f"input shape '{text}' has a non-positive size", "write it like 1,3,224,224")
+    return shape
+
+
+def _key_values(pairs: list[str], hint: str) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise CostModelError(f"parameter '{pair}' is not key=value", hint)
+        params[key.strip()] = value.strip()
+    return params
+
+
+def parse_params(pairs: list[str] | None) -> dict[str, str]:
+    """['width=1.0', 'groups=3'] -> {'width': '1.0', 'groups': '3'} (the zoo coerces the values)."""
+    return _key_values(pairs or [], "write it like -p width=1.0")
+
+
+def split_inline(spec: str) -> tuple[str, dict[str, str]]:
+    """'shufflenet_v1(groups=8, width=0.5)' -> ('shufflenet_v1', {'groups': '8', 'width': '0.5'}): the `label`
+    form, so a name that a table or chart prints names the model again. A name without parentheses has none."""
+    if "(" not in spec and ")" not in spec:
+        return spec, {}
+    match = _INLINE.fullmatch(spec)
+    if match is None:
+        raise CostModelError(f"model '{spec}' is not of the form arch(key=value, ...)", _INLINE_HINT)
+    return match[1], _key_values([pair.strip() for pair in match[2].split(",") if pair.strip()], _INLINE_HINT)
+
+
+def label(arch: str, params: Mapping[str, object]) -> str:
+    """'shufflenet_v2(width=1.0)': the name charts and tables use for a configuration."""
+    inside = ", ".join(f"{k}={v}" for k, v in params.items())
+    return f"{arch}({inside})" if inside else arch
+
+
+def load_model(spec: str, *, params: Mapping[str, object] | None = None, resolution: int | None = None,
+               batch: int = 1, input_shape: tuple[int, ...] | None = None) -> tuple[nn.Module, tuple[int, ...], str]:
+    """(model, input shape, label) of `spec`: a zoo arch, with `params` and any inline ones (inline wins), or a
+    user's model. Zoo models are built on the meta device: no memory, no init time."""
+    if batch < 1:
+        raise CostModelError(f"batch {batch} is not positive", "use --batch 1 or more")
+    if is_user_spec(spec):
+        if params:
+            raise CostModelError("-p parameters apply to zoo architectures only", "edit your model's defaults instead")
+        model = load_user_model(spec)
+        shape = input_shape or (batch, *DEFAULT_INPUT[1:])
+        return model, shape, spec
+    arch, inline = split_inline(spec)
+    params = {**(params or {}), **inline}
+    with torch.device("meta"):
+        model, shape = zoo.build(arch, resolution=resolution, batch=batch, **params)
+    return model, shape, label(arch, params)

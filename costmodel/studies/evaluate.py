@@ -1,0 +1,226 @@
+"""Cached analysis and per-device prediction: where every sweep, table and page gets its numbers.
+
+Costs (FLOPs, params, MAC, fragmentation) are reported per image (batch 1), as the papers do. Latency is
+predicted at each device profile's own batch (GPU profiles batch 8, ARM batch 1, as ShuffleNet V2 measured
+whole networks) unless the settings fix one batch for all. Analyses are memoised per process: the CLI, the
+app and the tests all hit the same caches, keyed by hashable configurations.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import pandas as pd
+from torch import nn
+
+from costmodel.engine.analysis import analyze
+from costmodel.engine.kinds import CATEGORIES
+from costmodel.latency.model import Latency, predict
+from costmodel.studies.lint import LintResult, lint
+from costmodel.latency.profiles import PROFILE_DIR, DeviceProfile, load_profile, profile_names
+from costmodel.engine.report import Report
+from costmodel.sources.names import label as zoo_label
+from costmodel.sources.names import load_model
+
+
+class BuiltSource(Protocol):
+    """Something analysable here: hashable (a cache key), with a label, buildable at any batch (zoo models,
+    single units)."""
+
+    @property
+    def label(self) -> str: ...
+
+    def build(self, batch: int) -> tuple[nn.Module, tuple[int, ...]]: ...
+
+
+@runtime_checkable
+class AnalysedSource(Protocol):
+    """Something analysable whose model must not be built in this process (a user's model: its code runs only in
+    the sandbox), so it hands over its reports instead. Hashable, with a label."""
+
+    @property
+    def label(self) -> str: ...
+
+    def analysed(self, batch: int, dtype: str, fold_bn: bool) -> Report: ...
+
+
+Source = BuiltSource | AnalysedSource
+
+
+@dataclass(frozen=True)
+class ZooModel:
+    """A zoo architecture with parameters (sorted, so equal configurations share a cache entry)."""
+
+    arch: str
+    params: tuple[tuple[str, Any], ...] = ()
+    resolution: int | None = None
+
+    @classmethod
+    def of(cls, arch: str, *, resolution: int | None = None, **params: Any) -> ZooModel:
+        return cls(arch, tuple(sorted(params.items())), resolution)
+
+    @property
+    def label(self) -> str:
+        text = zoo_label(self.arch, dict(self.params))
+        return f"{text} @{self.resolution}px" if self.resolution else text
+
+    def build(self, batch: int) -> tuple[nn.Module, tuple[int, ...]]:
+        model, shape, _ = load_model(self.arch, params=dict(self.params), resolution=self.resolution, batch=batch)
+        return model, shape
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every page shares: the device profiles shown (names or profile.json paths), the batch latency is
+    predicted at (None: each profile's own), the dtype of MAC bytes and whether BatchNorm is folded."""
+
+    devices: tuple[str, ...] = field(default_factory=lambda: tuple(profile_names()))
+    batch: int | None = None
+    dtype: str = "float32"
+    fold_bn: bool = True
+
+
+def _stamp(name: str) -> tuple[str, int, int]:
+    """Identity of a profile's file as it is now: (path, mtime, size). A re-created profile gets new caches."""
+    path = Path(name)
+    path = path if path.suffix == ".json" or path.exists() else PROFILE_DIR / f"{name}.json"
+    stat = path.stat() if path.exists() else None
+    return str(path), stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0
+
+
+@functools.lru_cache(maxsize=64)
+def _profile(name: str, stamp: tuple[str, int, int]) -> DeviceProfile:
+    return load_profile(name)
+
+
+def profile(name: str) -> DeviceProfile:
+    """A device profile by name or path, re-read when its file changes."""
+    return _profile(name, _stamp(name))
+
+
+def profiles(settings: Settings) -> list[DeviceProfile]:
+    return [profile(name) for name in settings.devices]
+
+
+def device_batch(device: DeviceProfile, settings: Settings) -> int:
+    return settings.batch or device.batch
+
+
+@functools.lru_cache(maxsize=512)
+def report(source: Source, batch: int = 1, dtype: str = "float32", fold_bn: bool = True) -> Report:
+    """The engine's report of `source` at `batch` (memoised: treat it as read-only), traced here or handed over
+    by a source that is analysed elsewhere."""
+    if isinstance(source, AnalysedSource):
+        return source.analysed(batch, dtype, fold_bn)
+    model, shape = source.build(batch)
+    return analyze(model, shape, dtype=dtype, fold_bn=fold_bn, arch=source.label)
+
+
+def per_image(source: Source, settings: Settings) -> Report:
+    """The batch-1 report: the costs the papers print."""
+    return report(source, 1, settings.dtype, settings.fold_bn)
+
+
+@functools.lru_cache(maxsize=2048)
+def _latency(source: Source, device: str, stamp: tuple[str, int, int], batch: int, dtype: str, fold_bn: bool
+             ) -> Latency:
+    return predict(report(source, batch, dtype, fold_bn), _profile(device, stamp))
+
+
+def latency(source: Source, device: str, settings: Settings, batch: int | None = None) -> Latency:
+    """Predicted latency of `source` on profile `device` at `batch`, by default that device's (see Settings)."""
+    stamp = _stamp(device)
+    batch = batch or device_batch(_profile(device, stamp), settings)
+    return _latency(source, device, stamp, batch, settings.dtype, settings.fold_bn)
+
+
+def latencies(source: Source, settings: Settings) -> list[Latency]:
+    """Predicted latency of `source` on every device shown, each at its batch (see Settings)."""
+    return [latency(source, device, settings) for device in settings.devices]
+
+
+def findings(source: Source, device: str, settings: Settings) -> LintResult:
+    """ShuffleNet V2's guideline findings for `source` on profile `device`, at that device's batch: a pure
+    function of hashable arguments, so pages cache it with `ui.compute`."""
+    profiled = profile(device)
+    return lint(report(source, device_batch(profiled, settings), settings.dtype, settings.fold_bn), profiled)
+
+
+def cost_columns(rep: Report) -> dict[str, Any]:
+    """The headline costs of a report, flat, in base units (MAdds, elements, bytes)."""
+    s = rep.summary
+    frag = s["fragmentation"]
+    return {
+        "flops": s["flops"], "params": s["params"], "mac_elements": s["mac_elements"], "mac_bytes": s["mac_bytes"],
+        "elementwise_ops": s["elementwise"]["ops"], "elementwise_mac_share": s["elementwise"]["mac_share"],
+        "data_movement_ops": s["data_movement"]["ops"], "kernels": frag["kernels"],
+        "kernels_per_block": frag["kernels_per_block_mean"], "parallel_width": frag["width_mean"], "status": s["status"],
+    }
+
+
+def latency_columns(source: Source, settings: Settings) -> dict[str, float]:
+    """`ms:<device>` and `throughput:<device>` for every device shown."""
+    out: dict[str, float] = {}
+    for lat in latencies(source, settings):
+        out[f"ms:{lat.device}"] = lat.ms
+        out[f"throughput:{lat.device}"] = lat.throughput
+    return out
+
+
+def row(source: Source, settings: Settings) -> dict[str, Any]:
+    """One table row: label, batch-1 costs and per-device latency."""
+    return {"model": source.label, **cost_columns(per_image(source, settings)), **latency_columns(source, settings)}
+
+
+def rows(sources: list[Source], settings: Settings) -> pd.DataFrame:
+    """`row` for several sources: a comparison table."""
+    return pd.DataFrame([row(source, settings) for source in sources])
+
+
+def op_times(source: Source, device: str, settings: Settings) -> dict[str, float]:
+    """Predicted ms of each op (by node name) of `source` on `device` at that device's batch."""
+    per_op = latency(source, device, settings).per_op
+    return dict(zip(per_op["name"], per_op["ms"]))
+
+
+def block_table(source: Source, settings: Settings) -> pd.DataFrame:
+    """Per-block costs of the batch-1 report (kernels, compute ops, width, FLOPs, MAC) with each device's ms."""
+    blocks = per_image(source, settings).blocks
+    table = blocks[["block", "kernels", "compute_ops", "width", "flops", "params", "mac_bytes", "elementwise_ops",
+                    "data_movement_ops", "status"]].rename(columns={"width": "parallel_width"})
+    for lat in latencies(source, settings):
+        table[f"ms:{lat.device}"] = table["block"].map(dict(zip(lat.per_block["block"], lat.per_block["ms"])))
+    return table
+
+
+def breakdown(sources: list[Source], settings: Settings) -> pd.DataFrame:
+    """ShuffleNet V2 Figure 2 rows: model, device, batch, ms, and ms per category (Conv ... Other)."""
+    rows = []
+    for source in sources:
+        for lat in latencies(source, settings):
+            rows.append({"model": source.label, "device": lat.device, "batch": lat.batch, "ms": lat.ms,
+                         **lat.breakdown})
+    return pd.DataFrame(rows, columns=["model", "device", "batch", "ms", *CATEGORIES])
+
+
+def op_table(source: Source, settings: Settings) -> pd.DataFrame:
+    """Per-op table of the batch-1 report with each device's predicted ms (at that device's batch)."""
+    ops = per_image(source, settings).ops
+    table = ops[["order", "name", "op", "kind", "category", "block", "module", "input_shapes", "output_shapes",
+                 "flops", "params", "mac_elements", "mac_bytes", "status"]].copy()
+    for shape in ("input_shapes", "output_shapes"):
+        table[shape] = table[shape].map(lambda shapes: "; ".join("x".join(map(str, s)) for s in shapes))
+    for lat in latencies(source, settings):
+        table[f"ms:{lat.device}"] = lat.per_op["ms"].to_numpy()
+    return table
+
+
+def analyze_for_profile(spec: str, profile: DeviceProfile, *, params: dict[str, object] | None = None,
+                        resolution: int | None = None, input_shape: tuple[int, ...] | None = None) -> Report:
+    """Report of a zoo model (or `file.py:Name`) at the profile's batch and dtype, ready for `predict`:
+    GPU profiles predict whole networks at batch 8 (ShuffleNet V2 Table 8), CPU and ARM ones at batch 1."""
+    model, shape, name = load_model(spec, params=params, resolution=resolution, batch=profile.batch,
+                                    input_shape=input_shape)
+    return analyze(model, shape, dtype=profile.dtype, arch=name)

@@ -1,0 +1,104 @@
+"""What the Device profiles page shows: a profile's provenance and fit, its parameters, its rooflines with a
+network's ops as points, and profiling this machine in a child process (progress read from its bar)."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from costmodel.errors import CostModelError
+from costmodel.studies.evaluate import Settings, Source, device_batch, latency, profile, report
+from costmodel.latency.kernels import COMPUTE_CLASSES
+from costmodel.latency.model import measurement_ms
+from costmodel.latency.profiles import DeviceProfile, read_profile
+
+_PROGRESS = re.compile(r"(\d+)/(\d+)")
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # DeviceProfile.name's pattern
+
+
+def summary(settings: Settings) -> pd.DataFrame:
+    """One row per profile: where its numbers come from, its batch, and its fit error on its own data."""
+    rows = []
+    for name in settings.devices:
+        d = profile(name)
+        rows.append({"profile": d.name, "device": d.device, "kind": d.kind, "source": d.source.method,
+                     "how": d.source.description, "batch": d.batch, "threads": d.threads, "dtype": d.dtype,
+                     "measurements": len(d.measurements), "fit median error (%)": d.fit.median_ape,
+                     "fit max error (%)": d.fit.max_ape})
+    return pd.DataFrame(rows)
+
+
+def parameters(device: DeviceProfile) -> pd.DataFrame:
+    """The fitted latency-model parameters, one row per kernel class (see costmodel.latency.model)."""
+    rows = [{"kernel class": name, "fitted": name in device.latency_model.fitted, **params.model_dump()}
+            for name, params in device.latency_model.kernels.items()]
+    return pd.DataFrame(rows)
+
+
+def fit_points(device: DeviceProfile) -> pd.DataFrame:
+    """Measured vs fitted time of every measurement; kind = the op kind with the most FLOPs (else the first)."""
+    rows = []
+    for m in device.measurements:
+        main = max(m.ops, key=lambda op: op.flops * op.count)
+        fitted = m.predicted_ms or measurement_ms(m.ops, device.latency_model)
+        rows.append({"name": m.label, "kind": main.kind.value, "measured_ms": m.ms, "fitted_ms": fitted,
+                     "error_pct": 100 * (fitted - m.ms) / m.ms})
+    return pd.DataFrame(rows)
+
+
+def ceilings(device: DeviceProfile) -> pd.DataFrame:
+    """Roofs of the compute kernel classes: peak MAdds/s and bandwidth in bytes/s at full efficiency."""
+    rows = [{"label": name, "peak": k.gmadds_per_s * 1e9, "bandwidth": k.gbytes_per_s * 1e9}
+            for name, k in device.latency_model.kernels.items() if name in COMPUTE_CLASSES and k.gmadds_per_s]
+    return pd.DataFrame(rows, columns=["label", "peak", "bandwidth"])
+
+
+def roofline_ops(source: Source, device: str, settings: Settings) -> pd.DataFrame:
+    """The network's ops with FLOPs as roofline points at the device's batch: intensity (MAdds per byte of MAC)
+    and attained MAdds/s as predicted."""
+    ops = report(source, device_batch(profile(device), settings), settings.dtype, settings.fold_bn).ops
+    ms = latency(source, device, settings).per_op["ms"].to_numpy()
+    frame = pd.DataFrame({"name": ops["name"], "kind": ops["kind"], "flops": ops["flops"],
+                          "mac_bytes": ops["mac_bytes"], "ms": ms})
+    frame = frame[(frame["flops"] > 0) & (frame["mac_bytes"] > 0) & (frame["ms"] > 0)]
+    return frame.assign(intensity=frame["flops"] / frame["mac_bytes"], achieved=frame["flops"] / (frame["ms"] / 1e3))
+
+
+def profile_machine(name: str, *, quick: bool = True, on_progress: Callable[[float], None] = lambda _: None,
+                    command: list[str] | None = None) -> DeviceProfile:
+    """Run `python -m costmodel profile` (or `command`, given `--out FILE` appended) in a child process, so its
+    torch threads and timing stay out of the app's; report progress 0..1 from its progress bar."""
+    if not _NAME.fullmatch(name):
+        raise CostModelError(f"profile name '{name}' has characters a profile name cannot have",
+                             "use letters, digits, '_', '-' and '.' only")
+    out = Path(tempfile.mkdtemp(prefix="costmodel_profile_")) / f"{name}.json"
+    command = command or [sys.executable, "-m", "costmodel", "profile", *(["--quick"] if quick else [])]
+    process = subprocess.Popen([*command, "--out", str(out)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                               cwd=Path(__file__).resolve().parents[2])
+    assert process.stderr is not None
+    chunk, tail = "", []
+
+    def line(text: str) -> None:
+        nonlocal tail
+        if match := _PROGRESS.search(text):
+            done, total = int(match[1]), int(match[2])
+            on_progress(done / total if total else 0.0)
+        elif text.strip():
+            tail = [*tail[-4:], text.strip()]
+
+    while (char := process.stderr.read(1)) != "":
+        if char in "\r\n":
+            line(chunk)
+            chunk = ""
+        else:
+            chunk += char
+    line(chunk)
+    if process.wait() != 0 or not out.exists():
+        raise CostModelError(f"profiling failed: {' / '.join(tail) or 'no output'}",
+                             "run `python -m costmodel profile --quick --out my.json` in a shell to see why")
+    return read_profile(out)

@@ -1,0 +1,395 @@
+"""Plotly figure builders shared by the app and `python -m costmodel export`: data in, `go.Figure` out.
+
+Every builder is pure (no analysis, no I/O) so a page and the CLI draw the same figure from the same table, and
+tests can check a figure's data. Axis titles always carry units: FLOPs are multiply-adds (MAdds), MAC is in
+bytes at the report's dtype, latency is ms at the stated batch.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import networkx as nx
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from costmodel.engine.kinds import CATEGORIES
+from costmodel.units import bytes_, si
+
+# Okabe-Ito based: distinguishable with colour-blindness and in greyscale print.
+KIND_COLORS = {
+    "conv": "#0072B2", "group_conv": "#56B4E9", "depthwise_conv": "#009E73", "linear": "#332288",
+    "pooling": "#CC79A7", "reduction": "#882255", "elementwise": "#E69F00", "data_movement": "#D55E00",
+    "shuffle": "#F0E442", "view": "#BBBBBB", "other": "#777777", "unknown": "#FF0000",
+}
+CATEGORY_COLORS = {"Conv": "#0072B2", "Elemwise": "#E69F00", "Data": "#D55E00", "Shuffle": "#CC79A7",
+                   "Other": "#999999"}
+SERIES_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#882255")
+METHOD_COLORS = {"compound": "#000000", "width": "#0072B2", "depth": "#D55E00", "resolution": "#009E73"}
+FONT = dict(family="Helvetica, Arial, sans-serif", size=13)
+_AXIS = dict(showline=True, linecolor="black", ticks="outside", mirror=False, gridcolor="#E5E5E5", zeroline=False)
+
+
+def color_of(index: int) -> str:
+    return SERIES_COLORS[index % len(SERIES_COLORS)]
+
+
+def style(fig: go.Figure, title: str | None = None, *, height: int | None = None, legend: bool = True) -> go.Figure:
+    """The lab's look: white, thin black axes, light grid, title top left, legend along the bottom; the same
+    on screen and on paper."""
+    fig.update_layout(
+        template="simple_white", font=FONT, title=dict(text=title, x=0.01, xanchor="left") if title else None,
+        margin=dict(l=60, r=20, t=70 if title else 40, b=40), showlegend=legend, height=height,
+        legend=dict(orientation="h", yref="container", y=0.0, yanchor="bottom", xref="container", xanchor="left",
+                    x=0.01, title_text="", traceorder="normal"),
+        hoverlabel=dict(font_size=12),
+    )
+    fig.update_xaxes(**_AXIS)
+    fig.update_yaxes(**_AXIS)
+    fig.update_annotations(font_size=FONT["size"])  # subplot titles: no larger than the axis labels
+    return fig
+
+
+# ---------------------------------------------------------------- op graph
+def layered_positions(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
+    """Nodes in rows by topological generation (inputs at top). A row is ordered by the mean x of each node's
+    predecessors and centred on their mean, so chains stay straight and parallel branches side by side."""
+    positions: dict[str, tuple[float, float]] = {}
+    for depth, generation in enumerate(nx.topological_generations(graph)):
+        centre = {}
+        for node in generation:
+            xs = [positions[p][0] for p in graph.predecessors(node)]
+            centre[node] = sum(xs) / len(xs) if xs else 0.0
+        row = sorted(generation, key=lambda n: (centre[n], graph.nodes[n].get("order", 0)))
+        shift = sum(centre.values()) / len(row) if any(graph.in_degree(n) for n in row) else 0.0
+        for i, node in enumerate(row):
+            positions[node] = (shift + i - (len(row) - 1) / 2, -depth)
+    return positions
+
+
+_SHORT_KIND = {"conv": "conv", "group_conv": "gconv", "depthwise_conv": "dwconv", "linear": "fc"}
+
+
+def node_label(attrs: Mapping) -> str:
+    """Short label: the conv flavour for convs (with kernel size from FLOPs / output when square), else the op."""
+    kind = attrs.get("kind", "")
+    if kind not in _SHORT_KIND:
+        return str(attrs.get("op", "?"))
+    out, inputs = attrs.get("output_shapes") or [()], attrs.get("input_shapes") or [()]
+    if kind == "linear" or len(out[0]) != 4 or len(inputs[0]) != 4:
+        return _SHORT_KIND[kind]
+    per_output = attrs.get("flops", 0) / max(1, math.prod(out[0]))
+    groups = inputs[0][1] if kind == "depthwise_conv" else 1
+    k2 = per_output * groups / inputs[0][1] if kind != "group_conv" else None
+    k = round(math.sqrt(k2)) if k2 else None
+    return f"{_SHORT_KIND[kind]} {k}x{k}" if k and k * k == round(k2) else _SHORT_KIND[kind]
+
+
+def without_views(graph: nx.DiGraph) -> nx.DiGraph:
+    """The graph with metadata-only views (no kernel, no memory moved) bypassed: what runs, edge for edge."""
+    out = graph.copy()
+    for node, attrs in graph.nodes(data=True):
+        if attrs.get("kind") == "view":
+            out.add_edges_from((p, s) for p in out.predecessors(node) for s in out.successors(node))
+            out.remove_node(node)
+    return out
+
+
+def _node_hover(name: str, attrs: Mapping, ms: float | None) -> str:
+    shapes_in = ", ".join("x".join(map(str, s)) for s in attrs.get("input_shapes", []))
+    shapes_out = ", ".join("x".join(map(str, s)) for s in attrs.get("output_shapes", []))
+    lines = [f"<b>{attrs.get('op', name)}</b> ({attrs.get('kind', '?')})", f"node: {name}",
+             f"module: {attrs.get('module') or '-'}", f"in: {shapes_in or '-'}", f"out: {shapes_out or '-'}",
+             f"FLOPs: {si(attrs.get('flops', 0), 'MAdds')}",
+             f"MAC: {si(attrs.get('mac_elements', 0))} elements = {bytes_(attrs.get('mac_bytes', 0))}",
+             f"params: {si(attrs.get('params', 0))}"]
+    if ms is not None:
+        lines.append(f"predicted: {ms:.4g} ms")
+    return "<br>".join(lines)
+
+
+def _marker_sizes(values: Sequence[float]) -> list[float]:
+    """Marker area proportional to the value (sqrt on the diameter), 8-28 px."""
+    top = max(values, default=0.0)
+    return [8 + 20 * math.sqrt(v / top) if top > 0 else 12 for v in values]
+
+
+def op_graphs(panels: Mapping[str, nx.DiGraph], *, times_ms: Mapping[str, Mapping[str, float]] | None = None,
+              size_by: str = "mac", title: str | None = None) -> go.Figure:
+    """Op graphs side by side (one panel per title): nodes coloured by op kind, sized by MAC bytes
+    (`size_by="mac"`) or predicted ms (`size_by="time"`, needs `times_ms[title][node]`), hover with shapes and
+    costs. Sizes share one scale across panels so the panels compare. Views (no kernel) are not drawn."""
+    if size_by not in ("mac", "time"):
+        raise ValueError(f"size_by must be 'mac' or 'time', not {size_by!r}")
+    panels = {title: without_views(graph) for title, graph in panels.items()}
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels), horizontal_spacing=0.04)
+    values = {t: {n: (times_ms or {}).get(t, {}).get(n, 0.0) if size_by == "time" else a["mac_bytes"]
+                  for n, a in g.nodes(data=True)} for t, g in panels.items()}
+    top = max((v for panel in values.values() for v in panel.values()), default=0.0)
+    shown: set[str] = set()
+    for col, (panel, graph) in enumerate(panels.items(), start=1):
+        pos = layered_positions(graph)
+        ex, ey = [], []
+        for u, v in graph.edges:
+            ex += [pos[u][0], pos[v][0], None]
+            ey += [pos[u][1], pos[v][1], None]
+        fig.add_trace(go.Scatter(x=ex, y=ey, mode="lines", line=dict(color="#AAAAAA", width=1),
+                                 hoverinfo="skip", showlegend=False), row=1, col=col)
+        by_kind: dict[str, list[str]] = {}
+        for node, attrs in sorted(graph.nodes(data=True), key=lambda item: item[1].get("order", 0)):
+            by_kind.setdefault(attrs.get("kind", "other"), []).append(node)
+        for kind, nodes in by_kind.items():
+            ms = (times_ms or {}).get(panel, {})
+            sizes = _marker_sizes([values[panel][n] for n in nodes] + [top])[:-1]
+            fig.add_trace(go.Scatter(
+                x=[pos[n][0] for n in nodes], y=[pos[n][1] for n in nodes], mode="markers+text",
+                text=[node_label(graph.nodes[n]) for n in nodes], textposition="middle right",
+                textfont=dict(size=10), name=kind.replace("_", " "), legendgroup=kind, showlegend=kind not in shown,
+                marker=dict(size=sizes, color=KIND_COLORS.get(kind, "#777777"), line=dict(color="black", width=0.7)),
+                hovertext=[_node_hover(n, graph.nodes[n], ms.get(n)) for n in nodes], hoverinfo="text",
+            ), row=1, col=col)
+            shown.add(kind)
+    style(fig, title, height=max(400, 110 + 44 * max((len(nx.dag_longest_path(g)) for g in panels.values()),
+                                                      default=1)))
+    for col, graph in enumerate(panels.values(), start=1):
+        xs = [x for x, _ in layered_positions(graph).values()] or [0.0]
+        fig.update_xaxes(range=[min(xs) - 0.5, max(xs) + 1.3], row=1, col=col)  # room for the labels
+    fig.update_xaxes(visible=False, showgrid=False)
+    fig.update_yaxes(visible=False, showgrid=False)
+    return fig
+
+
+# ---------------------------------------------------------------- time breakdown (ShuffleNet V2 Figure 2)
+def breakdown_bars(breakdown: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """`breakdown`: one row per model and device with columns model, device, batch and ms per category
+    (Conv, Elemwise, Data, Shuffle, Other). Bars show each category's share of the predicted time, as
+    ShuffleNet V2 Figure 2; hover and the right-hand labels give ms."""
+    labels = [f"{r.model}<br>{r.device}, batch {r.batch}" for r in breakdown.itertuples()]
+    totals = breakdown[list(CATEGORIES)].sum(axis=1)
+    fig = go.Figure()
+    for cat in CATEGORIES:
+        share = 100 * breakdown[cat] / totals.where(totals > 0)
+        fig.add_trace(go.Bar(
+            y=labels, x=share, name=cat, orientation="h", marker_color=CATEGORY_COLORS[cat],
+            text=[f"{s:.0f}%" if s >= 6 else "" for s in share.fillna(0)], textposition="inside",
+            customdata=breakdown[cat], hovertemplate=f"{cat}: %{{x:.1f}}% = %{{customdata:.4g}} ms<extra></extra>"))
+    for label, total in zip(labels, totals):
+        fig.add_annotation(x=100, y=label, text=f" {total:.3g} ms", showarrow=False, xanchor="left")
+    fig.update_layout(barmode="stack")
+    style(fig, title, height=max(280, 130 + 56 * len(labels)))
+    fig.update_xaxes(title="share of predicted time (%)", range=[0, 100])
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(margin_r=90)
+    return fig
+
+
+# ---------------------------------------------------------------- guidelines G1-G4
+def guideline_chart(mac: pd.DataFrame, speed: pd.DataFrame, *, title: str | None = None,
+                    highlight: str | None = None) -> go.Figure:
+    """Left: MAC per setting, one line per channel configuration, with G1's lower bound dashed where the
+    `lower_bound_bytes` column has it. Then one panel per device: predicted speed (bars) next to the published
+    measurement (black diamonds), in the device's unit.
+
+    `mac`: setting, config, mac_bytes[, lower_bound_bytes]; `speed`: setting, device, unit, batch, predicted,
+    published (NaN where the paper has none). `highlight` names a setting to outline (the user's)."""
+    devices = list(dict.fromkeys(speed["device"]))
+    titles = ["MAC (bytes)"] + [f"{d}<br>{_unit_at(speed[speed['device'] == d])}" for d in devices]
+    fig = make_subplots(rows=1, cols=1 + len(devices), subplot_titles=titles, horizontal_spacing=0.07)
+    for i, (config, rows) in enumerate(mac.groupby("config", sort=False)):
+        fig.add_trace(go.Scatter(x=rows["setting"], y=rows["mac_bytes"], name=f"MAC ({config})", mode="lines+markers",
+                                 marker=dict(color=color_of(i), size=[12 if s == highlight else 7 for s in rows["setting"]],
+                                             line=dict(color="black", width=1)), line=dict(color=color_of(i)),
+                                 hovertemplate="%{x}: %{y:.4s}B<extra>MAC " + config + "</extra>"), row=1, col=1)
+        if "lower_bound_bytes" in rows and rows["lower_bound_bytes"].notna().any():
+            fig.add_trace(go.Scatter(x=rows["setting"], y=rows["lower_bound_bytes"], mode="lines",
+                                     name=f"G1 lower bound ({config})", line=dict(color=color_of(i), dash="dash"),
+                                     hovertemplate="%{x}: bound %{y:.4s}B<extra></extra>"), row=1, col=1)
+    for col, device in enumerate(devices, start=2):
+        rows = speed[speed["device"] == device]
+        unit = rows["unit"].iloc[0]
+        fig.add_trace(go.Bar(x=rows["setting"], y=rows["predicted"], name="predicted", legendgroup="predicted",
+                             showlegend=col == 2, marker_color="#8C8C8C",
+                             marker_line=_outline(rows["setting"], highlight),
+                             hovertemplate="%{x}: %{y:.4g} " + unit + "<extra>predicted</extra>"), row=1, col=col)
+        if rows["published"].notna().any():
+            fig.add_trace(go.Scatter(x=rows["setting"], y=rows["published"], mode="markers", name="published",
+                                     legendgroup="published", showlegend=col == 2,
+                                     marker=dict(symbol="diamond", size=10, color="black"),
+                                     hovertemplate="%{x}: %{y:.4g} " + unit + "<extra>published</extra>"),
+                          row=1, col=col)
+    style(fig, title, height=430)
+    fig.update_xaxes(type="category", tickangle=-35)
+    fig.update_yaxes(rangemode="tozero")
+    fig.update_layout(margin_b=60)
+    return fig
+
+
+def _unit_at(rows: pd.DataFrame) -> str:
+    return f"{rows['unit'].iloc[0]}, batch {int(rows['batch'].iloc[0])}"
+
+
+def _outline(settings: pd.Series, highlight: str | None) -> dict:
+    return dict(color=["black" if s == highlight else "rgba(0,0,0,0)" for s in settings], width=2.5)
+
+
+# ---------------------------------------------------------------- EfficientNet scaling
+SCALING_METRICS = {"flops": "FLOPs (MAdds)", "params": "params", "mac_bytes": "MAC (bytes)"}
+
+
+def scaling_curves(sweep: pd.DataFrame, devices: Sequence[str], *, marks: pd.DataFrame | None = None,
+                   title: str | None = None) -> go.Figure:
+    """Cost vs phi per scaling method (compound, width, depth, resolution), log y.
+
+    `sweep`: method, phi, flops, params, mac_bytes and one `ms:<device>` column per device (ms at that
+    device's batch). `marks`: the official B0-B7 with the same columns plus name, drawn at phi = k (they are
+    close to, not on, the compound curve). `mark_x` adds the chosen phi."""
+    metrics = [*SCALING_METRICS.items(), *((f"ms:{d}", f"{d} latency (ms)") for d in devices)]
+    cols = 2 if len(metrics) <= 4 else 3
+    rows = math.ceil(len(metrics) / cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[m[1] for m in metrics], vertical_spacing=0.14,
+                        horizontal_spacing=0.08)
+    for i, (column, _) in enumerate(metrics):
+        r, c = divmod(i, cols)
+        for method, part in sweep.groupby("method", sort=False):
+            fig.add_trace(go.Scatter(
+                x=part["phi"], y=part[column], mode="lines+markers", name=f"{method} scaling", legendgroup=method,
+                showlegend=i == 0, line=dict(color=METHOD_COLORS.get(method, "#777777"),
+                                             dash="solid" if method == "compound" else "dot"),
+                marker=dict(size=4), hovertemplate="phi=%{x:.2f}: %{y:.4s}<extra>" + method + "</extra>"),
+                row=r + 1, col=c + 1)
+        if marks is not None and len(marks):
+            fig.add_trace(go.Scatter(x=marks["phi"], y=marks[column], mode="markers+text", text=marks["name"],
+                                     textposition="top center", textfont_size=9, showlegend=i == 0,
+                                     name="official B0-B7", hovertemplate="%{text}: %{y:.4s}<extra></extra>",
+                                     marker=dict(symbol="circle-open", size=9, color="black")), row=r + 1, col=c + 1)
+        fig.update_yaxes(type="log", dtick=1, row=r + 1, col=c + 1)
+        fig.update_xaxes(title_text="phi" if r == rows - 1 else None, row=r + 1, col=c + 1)
+    return style(fig, title, height=300 * rows + 60)
+
+
+def mark_x(fig: go.Figure, x: float) -> go.Figure:
+    """Add a dashed vertical line at `x` to every panel of `fig`, in place (one layout update: cheap enough
+    for a cached figure on every slider move)."""
+    axes = sorted(k[len("xaxis"):] for k in fig.layout.to_plotly_json() if k.startswith("xaxis"))
+    lines = [dict(type="line", xref=f"x{n}", yref=f"y{n} domain", x0=x, x1=x, y0=0, y1=1,
+                  line=dict(color="#999999", dash="dash", width=1)) for n in axes]
+    return fig.update_layout(shapes=[*fig.layout.shapes, *lines])
+
+
+# ---------------------------------------------------------------- accuracy, latency, FLOPs scatters
+def pareto_front(points: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
+    """Rows not dominated by a faster (lower x) and more accurate (higher y) row, sorted by x."""
+    ordered = points.sort_values([x, y], ascending=[True, False])
+    best, keep = -math.inf, []
+    for index, value in zip(ordered.index, ordered[y]):
+        if value > best:
+            keep.append(index)
+            best = value
+    return ordered.loc[keep]
+
+
+def _device_scatter(points: pd.DataFrame, x: str, y: str, hover: str) -> tuple[go.Figure, list[str]]:
+    """One panel per device, one marker colour per family (shared legend): the base of the zoo scatters."""
+    devices = list(dict.fromkeys(points["device"]))
+    fig = make_subplots(rows=1, cols=len(devices), subplot_titles=devices, horizontal_spacing=0.07)
+    families = list(dict.fromkeys(points["family"]))
+    for col, device in enumerate(devices, start=1):
+        rows = points[points["device"] == device]
+        for i, family in enumerate(families):
+            part = rows[rows["family"] == family]
+            fig.add_trace(go.Scatter(x=part[x], y=part[y], mode="markers", name=family, legendgroup=family,
+                                     showlegend=col == 1, text=part["model"], hovertemplate=hover,
+                                     marker=dict(size=9, color=color_of(i), line=dict(color="black", width=0.5))),
+                          row=1, col=col)
+    return fig, devices
+
+
+def _batch(points: pd.DataFrame, device: str) -> int:
+    return int(points.loc[points["device"] == device, "batch"].iloc[0])
+
+
+def accuracy_latency(points: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Published top-1 vs predicted latency, one panel per device, Pareto front as a step line.
+
+    `points`: model, family, device, batch, ms, top1 (%)."""
+    fig, devices = _device_scatter(points, "ms", "top1", "%{text}<br>%{x:.4g} ms, top-1 %{y:.1f}%<extra></extra>")
+    for col, device in enumerate(devices, start=1):
+        front = pareto_front(points[points["device"] == device], "ms", "top1")
+        fig.add_trace(go.Scatter(x=front["ms"], y=front["top1"], mode="lines", line=dict(shape="hv", color="black",
+                                 width=1), name="Pareto front", legendgroup="front", showlegend=col == 1,
+                                 hoverinfo="skip"), row=1, col=col)
+        fig.update_xaxes(title_text=f"predicted latency (ms, batch {_batch(points, device)})", type="log", dtick=1,
+                         row=1, col=col)
+    fig.update_yaxes(title_text="published top-1 (%)", row=1, col=1)
+    return style(fig, title, height=420)
+
+
+def flops_latency(points: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """"Same FLOPs, different speed": FLOPs vs predicted latency, one panel per device, colour by family.
+
+    `points`: model, family, device, batch, flops, ms."""
+    fig, devices = _device_scatter(points, "flops", "ms", "%{text}<br>%{x:.4s} MAdds, %{y:.4g} ms<extra></extra>")
+    for col, device in enumerate(devices, start=1):
+        fig.update_xaxes(title_text="FLOPs (multiply-adds)", type="log", dtick=1, row=1, col=col)
+        fig.update_yaxes(title_text=f"predicted latency (ms, batch {_batch(points, device)})", type="log", dtick=1,
+                         row=1, col=col)
+    return style(fig, title, height=420)
+
+
+def ranking_bars(ranking: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """MnasNet reward per model, one panel per device, best on top. `ranking`: device, model, reward."""
+    devices = list(dict.fromkeys(ranking["device"]))
+    fig = make_subplots(rows=1, cols=len(devices), subplot_titles=devices, horizontal_spacing=0.25)
+    for col, device in enumerate(devices, start=1):
+        rows = ranking[ranking["device"] == device].sort_values("reward")
+        fig.add_trace(go.Bar(x=rows["reward"], y=rows["model"], orientation="h", marker_color=color_of(col - 1),
+                             showlegend=False, hovertemplate="%{y}: %{x:.4f}<extra></extra>"), row=1, col=col)
+        fig.update_xaxes(title_text="reward ACC x (LAT/T)^w", row=1, col=col)
+    return style(fig, title, height=max(300, 80 + 24 * ranking["model"].nunique()))
+
+
+# ---------------------------------------------------------------- device profiles
+def roofline(ceilings: pd.DataFrame, ops: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Roofline: attainable MAdds/s vs arithmetic intensity (MAdds per byte), log-log.
+
+    `ceilings`: label, peak (MAdds/s), bandwidth (bytes/s), one roof per row (e.g. per op kind);
+    `ops`: name, kind, intensity, achieved (MAdds/s as predicted), one point per op."""
+    fig = go.Figure()
+    positive = ops[ops["intensity"] > 0]
+    low = min([0.01, *positive["intensity"]]) / 2
+    high = max([100.0, *positive["intensity"]]) * 2
+    xs = [low * (high / low) ** (i / 60) for i in range(61)]
+    for i, roof in enumerate(ceilings.itertuples()):
+        fig.add_trace(go.Scatter(x=xs, y=[min(roof.peak, roof.bandwidth * x) for x in xs], mode="lines",
+                                 name=f"roof: {roof.label}", line=dict(color=color_of(i), width=1.5),
+                                 hovertemplate="%{x:.3g} MAdds/B: %{y:.3s}MAdds/s<extra>" + roof.label + "</extra>"))
+    for kind, part in positive.groupby("kind", sort=False):
+        fig.add_trace(go.Scatter(x=part["intensity"], y=part["achieved"], mode="markers", name=kind.replace("_", " "),
+                                 text=part["name"], marker=dict(size=7, color=KIND_COLORS.get(kind, "#777777"),
+                                                                line=dict(color="black", width=0.4)),
+                                 hovertemplate="%{text}<br>%{x:.3g} MAdds/B, %{y:.3s}MAdds/s<extra></extra>"))
+    style(fig, title, height=460)
+    fig.update_xaxes(title_text="arithmetic intensity (MAdds per byte of MAC)", type="log", dtick=1)
+    fig.update_yaxes(title_text="attained (MAdds/s)", type="log", dtick=1)
+    return fig
+
+
+def fit_quality(points: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Measured vs fitted time per measurement, log-log, with y = x. `points`: name, kind, measured_ms,
+    fitted_ms."""
+    fig = go.Figure()
+    for i, (kind, part) in enumerate(points.groupby("kind", sort=False)):
+        fig.add_trace(go.Scatter(x=part["measured_ms"], y=part["fitted_ms"], mode="markers", name=str(kind),
+                                 text=part["name"], marker=dict(size=7, color=KIND_COLORS.get(kind, color_of(i))),
+                                 hovertemplate="%{text}<br>measured %{x:.4g} ms, fitted %{y:.4g} ms<extra></extra>"))
+    values = pd.concat([points["measured_ms"], points["fitted_ms"]])
+    values = values[values > 0]
+    if len(values):
+        span = [values.min() / 1.5, values.max() * 1.5]
+        fig.add_trace(go.Scatter(x=span, y=span, mode="lines", name="y = x", line=dict(color="black", dash="dash",
+                                                                                         width=1)))
+    style(fig, title, height=460)
+    fig.update_xaxes(title_text="measured (ms)", type="log")
+    fig.update_yaxes(title_text="fitted (ms)", type="log")
+    return fig
