@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -112,11 +114,34 @@ def _trace_export(model: nn.Module, shape: tuple[int, ...], dtype: torch.dtype) 
     return TracedGraph(program.graph, "export", model, {}, dict(signature.inputs_to_parameters), constants)
 
 
+TRACE_LOCK = threading.RLock()  # one trace at a time per process (see the module docstring)
+
+
+@contextlib.contextmanager
+def _restoring_globals() -> Iterator[None]:
+    """Put back every process-wide thing a tracer may leave changed: the patched nn.Module methods, stderr,
+    the warning filters and the torch logger level."""
+    call, getattr_ = nn.Module.__call__, nn.Module.__getattr__
+    stderr, filters = sys.stderr, list(warnings.filters)
+    level = logging.getLogger("torch").level
+    try:
+        yield
+    finally:
+        nn.Module.__call__, nn.Module.__getattr__ = call, getattr_
+        sys.stderr = stderr
+        warnings.filters[:] = filters
+        logging.getLogger("torch").setLevel(level)
+
+
 def trace(model: nn.Module, input_shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> TracedGraph:
-    """Trace with torch.fx, falling back to torch.export; one clear error if neither can."""
+    """Trace with torch.fx, falling back to torch.export; one clear error if neither can. Thread-safe."""
     if any(d <= 0 for d in input_shape):
         raise CostModelError(f"input shape {input_shape} has a non-positive size", "give sizes like 1,3,224,224")
-    model = model.eval()
+    with TRACE_LOCK, _restoring_globals():
+        return _trace_either(model.eval(), input_shape, dtype)
+
+
+def _trace_either(model: nn.Module, input_shape: tuple[int, ...], dtype: torch.dtype) -> TracedGraph:
     try:
         return _trace_fx(model, input_shape, dtype)
     except Exception as fx_error:  # noqa: BLE001 - any fx failure means: try the other tracer
