@@ -11,7 +11,7 @@ from costmodel import analyze
 from costmodel.cli import main
 from costmodel.studies.compare import TOTAL, compare
 from costmodel.engine.kinds import CATEGORIES
-from costmodel.studies.lint import lint
+from costmodel.studies.lint import MAC_EXCESS_LIMIT
 from costmodel.latency.model import predict
 from costmodel.latency.profiles import list_profiles
 from costmodel.engine.report import Report
@@ -79,16 +79,22 @@ def test_a_model_against_itself_has_no_delta():
 
 
 def test_cli_compare_json_matches_the_api(capsys):
+    """The latency table's rows are, per Figure-2 category and in total, A's and B's predicted ms at the
+    device's batch and their difference - written out from that definition, not by calling compare()."""
     device = PROFILES[0]
     assert main(["compare", "g2_groupconv(g=8, c=360)", "g2_groupconv(g=1)", "--device", device.name,
                  "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    a, b = ("g2_groupconv", {"g": "8", "c": "360"}), ("g2_groupconv", {"g": "1"})
-    expected = compare(report_of(a[0], **a[1]), report_of(b[0], **b[1]),  # costs per image,
-                       [predict(report_of(a[0], device.batch, **a[1]), device)],  # latency at the device's batch
-                       [predict(report_of(b[0], device.batch, **b[1]), device)])
-    assert data["a"] == expected.a and data["b"] == expected.b
-    assert data["latency"] == expected.latency.to_dict(orient="records")  # JSON keeps floats exactly
+    assert (data["a"], data["b"]) == ("g2_groupconv(g=8, c=360)", "g2_groupconv(g=1)")
+    latency_a = predict(report_of("g2_groupconv", device.batch, g="8", c="360"), device)
+    latency_b = predict(report_of("g2_groupconv", device.batch, g="1"), device)
+    expected = [(c, latency_a.breakdown[c], latency_b.breakdown[c]) for c in CATEGORIES]
+    expected.append((TOTAL, latency_a.ms, latency_b.ms))
+    rows = [(r["category"], r["a"], r["b"], r["delta"]) for r in data["latency"] if r["device"] == device.name]
+    assert [r[0] for r in rows] == [e[0] for e in expected]
+    for (_, a, b, delta), (_, want_a, want_b) in zip(rows, expected):
+        assert a == pytest.approx(want_a) and b == pytest.approx(want_b)
+        assert delta == pytest.approx(want_b - want_a, abs=1e-12)
 
 
 def test_cli_compare_prints_tables(capsys):
@@ -98,13 +104,21 @@ def test_cli_compare_prints_tables(capsys):
     assert "A: g3_fragments(structure=1-fragment)" in out and "Predicted time by category, ms" in out
 
 
-def test_cli_lint_json_matches_the_api(capsys):
+def test_cli_lint_json_flags_every_unbalanced_pointwise_conv(capsys):
+    """g1_pointwise(c1=36, c2=432) is 10 blocks of 1x1 convs 36 -> 432 -> 36 at 56x56. Each conv's MAC,
+    hw(c1 + c2) + c1*c2, exceeds ShuffleNet V2's G1 bound 2*sqrt(hw*B) + B/hw (B = hw*c1*c2) by far more than
+    the linter's one-third limit, so each of the 20 convs is a G1 finding; no conv is grouped (no G2)."""
     device = PROFILES[0]
     assert main(["lint", "g1_pointwise", "-p", "c1=36", "-p", "c2=432", "--device", device.name, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    expected = lint(report_of("g1_pointwise", device.batch, c1="36", c2="432"), device)
-    assert data["counts"] == expected.counts() and data["batch"] == device.batch
-    assert [f["cost_ms"] for f in data["findings"]] == pytest.approx([f.cost_ms for f in expected.findings])
+    hw, c1, c2 = 56 * 56 * device.batch, 36, 432
+    flops = hw * c1 * c2
+    excess = (hw * (c1 + c2) + c1 * c2) / (2 * (hw * flops) ** 0.5 + flops / hw) - 1
+    assert excess > MAC_EXCESS_LIMIT
+    assert data["batch"] == device.batch
+    assert data["counts"]["G1"] == 20 and data["counts"]["G2"] == 0
+    costs = [f["cost_ms"] for f in data["findings"]]
+    assert all(c >= 0 for c in costs) and costs == sorted(costs, reverse=True)
 
 
 def test_cli_lint_text_and_a_bad_device(capsys):
