@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from costmodel.errors import CostModelError
-from costmodel.engine.opgraph import build_op_graph
+from costmodel.engine.opgraph import OpHandles, build_op_graph
 from costmodel.engine.report import Report, blocks_frame, ops_frame, summarise
 from costmodel.engine.trace import trace
 
@@ -14,15 +14,18 @@ DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 
 
 def analyze(model: nn.Module, input_shape: tuple[int, ...] | list[int], *, dtype: str = "float32",
-            fold_bn: bool = True, arch: str | None = None) -> Report:
+            fold_bn: bool = True, arch: str | None = None, op_handles: OpHandles | None = None) -> Report:
     """Trace `model` at `input_shape` (batch first) without real computation and cost every op.
 
     dtype sets the bytes per element of MAC; fold_bn=False keeps inference BatchNorm as an elementwise op.
+    op_handles overrides the op table for this analysis only: {canonical op name or unknown op's target:
+    cost handle (OpCall -> OpCost), or None to ignore the op (listed in summary["ignored_ops"])}.
     """
     if dtype not in DTYPE_BYTES:
         raise CostModelError(f"unknown dtype '{dtype}'", f"use one of {', '.join(DTYPE_BYTES)}")
     shape = tuple(int(d) for d in input_shape)
-    graph = build_op_graph(trace(model, shape, torch.float32), fold_bn=fold_bn, bytes_per_element=DTYPE_BYTES[dtype])
+    graph = build_op_graph(trace(model, shape, torch.float32), fold_bn=fold_bn, bytes_per_element=DTYPE_BYTES[dtype],
+                           op_handles=op_handles)
     if graph.number_of_nodes() == 0:
         raise CostModelError("the model has no tensor ops to analyse", "check that forward() uses its input")
     ops = ops_frame(graph)

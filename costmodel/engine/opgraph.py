@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import networkx as nx
 import torch
 from torch import fx, nn
 
+from costmodel.engine.attrs import ATTRIBUTE_COLUMNS, CallContext
 from costmodel.engine.kinds import OpKind, category, launches_kernel
-from costmodel.engine.opcosts import OpCall, Shape, cost_of
-from costmodel.engine.opnames import COPY_IF_STRIDED, PERMUTING, canonical, is_known_function, module_op_name
-from costmodel.engine.opnames import raw_function_name
+from costmodel.engine.opcosts import CostFn, OpCall, OpCost, Shape
+from costmodel.engine.ops import BY_NAME, COPY_IF_STRIDED, PERMUTING, OpSpec, function_spec, kernel_hint
+from costmodel.engine.ops import module_spec, raw_function_name
 from costmodel.engine.trace import TracedGraph
 
 TOP_BLOCK = "(top)"
+OpHandles = Mapping[str, "CostFn | None"]
 
 
 @dataclass
@@ -33,6 +35,7 @@ class _Tensor:
     producer: str | None  # op node name; None for the graph input
     shape: Shape
     strided: bool = False
+    dtype: torch.dtype | None = None
 
 
 @dataclass
@@ -42,12 +45,21 @@ class _Param:
 
 
 @dataclass
+class _Const:
+    """A value that does not depend on the input (position tables, masks, a parameter reshaped): computed
+    once, folded away, never charged. The op that uses it reads it like a parameter and owns `params`."""
+
+    shape: Shape
+    params: list[_Param]
+
+
+@dataclass
 class _Op:
     """An op under construction; costed once the walk (and BN folding) is done."""
 
     name: str
     op: str
-    known: bool
+    spec: OpSpec | None
     target: str
     module: str
     inputs: list[_Tensor]
@@ -55,6 +67,7 @@ class _Op:
     reads: list[Shape]  # parameter tensors the deployed op reads
     outputs: list[Shape]
     dtype: torch.dtype
+    attrs: dict[str, object] = field(default_factory=dict)
     bn_folded: bool = False
 
 
@@ -71,7 +84,7 @@ def _flat_tensor_metas(meta: object) -> list[object]:
     return []
 
 
-def _tree_of(meta: object, leaves: Iterator[_Tensor]) -> object:
+def _tree_of(meta: object, leaves: Iterator[object]) -> object:
     """The output's nested tuple structure with each tensor replaced by the next of `leaves`."""
     if _is_tensor_meta(meta):
         return next(leaves)
@@ -93,6 +106,15 @@ def _flat_args(node: fx.Node) -> list[fx.Node]:
     return found
 
 
+def _flat_values(values: list[object]) -> list[object]:
+    """Values with tuples (a sliced tuple of split outputs) opened into their items."""
+    return [leaf for v in values for leaf in (_flat_values(list(v)) if isinstance(v, tuple) else [v])]
+
+
+def _shape(meta: object) -> Shape:
+    return tuple(int(d) for d in meta.shape)
+
+
 class _Walker:
     """One pass over the fx graph in execution order, resolving each node to an op, a value, or nothing."""
 
@@ -111,12 +133,12 @@ class _Walker:
     def _visit(self, node: fx.Node) -> None:
         meta = node.meta.get("val")
         leaves = _flat_tensor_metas(meta)
-        shapes = [tuple(int(d) for d in m.shape) for m in leaves]
+        shapes = [_shape(m) for m in leaves]
         if node.op in ("placeholder", "get_attr"):
             if node.name in self.traced.param_nodes:
                 self.values[node.name] = _Param(self.traced.param_nodes[node.name], shapes[0] if shapes else ())
             elif node.name not in self.traced.constant_nodes and shapes:
-                self.values[node.name] = _Tensor(None, shapes[0])
+                self.values[node.name] = _Tensor(None, shapes[0], dtype=leaves[0].dtype)
             return
         if node.op == "output" or not shapes:
             return  # shape arithmetic and other non-tensor values are not ops
@@ -124,13 +146,31 @@ class _Walker:
         if node.target is operator.getitem and isinstance(args[0], tuple):
             self.values[node.name] = args[0][node.args[1]]
             return
-        self._add_op(node, meta, args, shapes, leaves[0].dtype)
+        args = _flat_values(args)
+        spec = self._spec(node)
+        if spec is not None and spec.constant or not any(isinstance(a, _Tensor) for a in args):
+            self._fold(node, meta, args)
+            return
+        self._add_op(node, meta, args, spec, shapes, leaves)
 
-    def _raw_name(self, node: fx.Node) -> str | None:
+    def _fold(self, node: fx.Node, meta: object, args: list[object]) -> None:
+        """A node whose value does not depend on the input: a constant carrying the parameters it reads."""
+        params = [a for a in args if isinstance(a, _Param)]
+        params += [p for a in args if isinstance(a, _Const) for p in a.params]
         if node.op == "call_module":
-            return module_op_name(self.traced.leaf_modules[node.target])
-        raw = raw_function_name(node.target)
-        return raw if is_known_function(raw) else None
+            params += self._module_params(node)
+        self.values[node.name] = _tree_of(meta, iter(_Const(_shape(m), params) for m in _flat_tensor_metas(meta)))
+
+    def _spec(self, node: fx.Node) -> OpSpec | None:
+        if node.op == "call_module":
+            return module_spec(self.traced.leaf_modules[node.target])
+        return function_spec(self._raw(node))
+
+    def _raw(self, node: fx.Node) -> str:
+        if node.op == "call_module":
+            spec = module_spec(self.traced.leaf_modules[node.target])
+            return spec.name if spec else type(self.traced.leaf_modules[node.target]).__name__
+        return raw_function_name(node.target)
 
     def _target(self, node: fx.Node) -> str:
         if node.op == "call_module":
@@ -139,25 +179,50 @@ class _Walker:
             return f"Tensor.{node.target}"
         return str(node.target) if self.traced.tracer == "export" else getattr(node.target, "__name__", "?")
 
-    def _add_op(self, node: fx.Node, meta: object, args: list[object], shapes: list[Shape], dtype: torch.dtype
-                ) -> None:
+    def _module_params(self, node: fx.Node) -> list[_Param]:
+        module: nn.Module = self.traced.leaf_modules[node.target]
+        return [_Param(f"{node.target}.{n}", tuple(p.shape)) for n, p in module.named_parameters()]
+
+    def _attributes(self, node: fx.Node, spec: OpSpec | None, inputs: list[_Tensor], leaves: list[object]
+                    ) -> dict[str, object]:
+        """The op's own attributes (from its module or arguments) and the shapes of its tensor operands."""
+        def value(n: fx.Node) -> object:
+            return n.meta.get("val")
+
+        args = fx.node.map_arg(node.args, value)
+        operands = [_shape(v) for v in _flat_tensor_metas(list(args) + list(fx.node.map_arg(node.kwargs, value).values()))]
+        found: dict[str, object] = {"operands": operands}
+        if spec is not None and spec.attrs is not None:
+            module = self.traced.leaf_modules[node.target] if node.op == "call_module" else None
+            context = CallContext(
+                self._raw(node), module, tuple(args), dict(fx.node.map_arg(node.kwargs, value)),
+                tuple(t.dtype for t in inputs), leaves[0].dtype, tuple(_shape(m) for m in leaves))
+            found.update(spec.attrs(context))
+        return found
+
+    def _add_op(self, node: fx.Node, meta: object, args: list[object], spec: OpSpec | None, shapes: list[Shape],
+                leaves: list[object]) -> None:
         inputs = [a for a in args if isinstance(a, _Tensor)]
         params = [a for a in args if isinstance(a, _Param)]
+        consts = [a for a in args if isinstance(a, _Const)]
+        params += [p for c in consts for p in c.params]
         if node.op == "call_module":
-            module: nn.Module = self.traced.leaf_modules[node.target]
-            params += [_Param(f"{node.target}.{n}", tuple(p.shape)) for n, p in module.named_parameters()]
-        raw = self._raw_name(node)
-        name = canonical(raw) if raw else self._target(node)
+            params += self._module_params(node)
+        raw = self._raw(node)
+        name = spec.name if spec else self._target(node)
         strided = False
         if name in ("view", "identity") and inputs:
             strided = inputs[0].strided or raw in PERMUTING
             if inputs[0].strided and raw in COPY_IF_STRIDED:
                 name, strided = ("channel_shuffle" if len(inputs[0].shape) == 5 else "copy"), False
+                spec = BY_NAME[name]
         if name == "batch_norm" and self.fold_bn and self._fold_into_producer(node.name, inputs, params):
             return
-        self.ops[node.name] = _Op(node.name, name, raw is not None, self._target(node), _module_path(node),
-                                  inputs, params, [p.shape for p in params], shapes, dtype)
-        self.values[node.name] = _tree_of(meta, iter(_Tensor(node.name, s, strided) for s in shapes))
+        reads = [p.shape for p in params if not any(p in c.params for c in consts)] + [c.shape for c in consts]
+        self.ops[node.name] = _Op(node.name, name, spec, self._target(node), _module_path(node), inputs, params,
+                                  reads, shapes, leaves[0].dtype, self._attributes(node, spec, inputs, leaves))
+        self.values[node.name] = _tree_of(meta, iter(_Tensor(node.name, s, strided, m.dtype)
+                                                     for s, m in zip(shapes, leaves)))
 
     def _fold_into_producer(self, name: str, inputs: list[_Tensor], bn_params: list[_Param]) -> bool:
         """Fold BN into the conv/linear that feeds only it: the conv owns the BN's parameters (the model's
@@ -205,30 +270,53 @@ def _numel(shape: Shape) -> int:
     return math.prod(shape)
 
 
-def build_op_graph(traced: TracedGraph, *, fold_bn: bool = True, bytes_per_element: int | None = None
-                   ) -> nx.DiGraph:
-    """The op graph: node attributes hold every per-op metric; edges hold the tensor that flows."""
+def _handle(op: _Op, op_handles: OpHandles) -> tuple[CostFn | None, bool]:
+    """(cost handle, ignored): a per-analysis override by canonical op name or target, else the table's."""
+    for key in (op.op, op.target):
+        if key in op_handles:
+            return op_handles[key], op_handles[key] is None
+    return (op.spec.cost if op.spec else None), False
+
+
+def _cost(op: _Op, op_handles: OpHandles) -> tuple[OpCost | None, OpKind, str]:
+    """(cost, kind, status) of an op: unknown ops and ignored ones cost nothing and say so in `status`."""
+    handle, ignored = _handle(op, op_handles)
+    if ignored:
+        return None, OpKind.OTHER, "ignored"
+    if handle is None:
+        return None, OpKind.UNKNOWN, "unknown"
+    call = OpCall(tuple(t.shape for t in op.inputs), tuple(op.outputs), tuple(op.reads), op.attrs)
+    cost = handle(call)
+    return cost, cost.kind or (op.spec.kind if op.spec else OpKind.OTHER), "complete"
+
+
+def build_op_graph(traced: TracedGraph, *, fold_bn: bool = True, bytes_per_element: int | None = None,
+                   op_handles: OpHandles | None = None) -> nx.DiGraph:
+    """The op graph: node attributes hold every per-op metric and attribute; edges hold the tensor that flows.
+    `op_handles` maps a canonical op name (or an unknown op's target) to a cost handle, or to None to ignore it,
+    for this graph only."""
     ops = _Walker(traced, fold_bn).run()
     blocks = _BlockResolver(traced.root)
     graph = nx.DiGraph(tracer=traced.tracer, bn_folded=fold_bn)
     seen_params: set[str] = set()
     for order, op in enumerate(ops):
-        cost = cost_of(op.op, OpCall(tuple(t.shape for t in op.inputs), tuple(op.outputs), tuple(op.reads)))
-        kind = cost.kind if cost and op.known else OpKind.UNKNOWN
+        cost, kind, status = _cost(op, op_handles or {})
         width = bytes_per_element or op.dtype.itemsize
         new_params = [p for p in op.params if p.qualname not in seen_params]
         seen_params.update(p.qualname for p in new_params)
         block, is_unit = blocks(op.module)
-        mac = cost.mac if cost and op.known else 0
+        mac = cost.mac if cost else 0
+        unfused = cost.extra.get("mac_unfused") if cost else None
         graph.add_node(
             op.name, order=order, op=op.op, kind=kind.value, category=category(kind), target=op.target,
             module=op.module, block=block, block_is_unit=is_unit,
             input_shapes=[t.shape for t in op.inputs], output_shapes=op.outputs, dtype=str(op.dtype).split(".")[-1],
-            flops=cost.flops if cost and op.known else 0, params=sum(_numel(p.shape) for p in new_params),
+            flops=cost.flops if cost else 0, params=sum(_numel(p.shape) for p in new_params),
             mac_elements=mac, mac_bytes=mac * width, elementwise_elements=cost.elementwise if cost else 0,
             is_elementwise=kind is OpKind.ELEMENTWISE, is_data_movement=kind in (OpKind.DATA_MOVEMENT, OpKind.SHUFFLE),
-            launches_kernel=launches_kernel(kind), bn_folded=op.bn_folded,
-            status="complete" if kind is not OpKind.UNKNOWN else "unknown",
+            launches_kernel=launches_kernel(kind), bn_folded=op.bn_folded, status=status,
+            kernel_hint=kernel_hint(op.spec, kind, op.attrs) if status == "complete" else "other",
+            mac_unfused_elements=unfused, **{c: op.attrs.get(c) for c in ATTRIBUTE_COLUMNS},
         )
         for tensor in op.inputs:
             if tensor.producer is not None and tensor.producer in graph:

@@ -8,6 +8,7 @@ import networkx as nx
 import pandas as pd
 
 from costmodel.engine import fragmentation
+from costmodel.engine.attrs import ATTRIBUTE_COLUMNS
 from costmodel.engine.kinds import OpKind
 
 UNITS = {
@@ -22,13 +23,17 @@ UNITS = {
 OP_COLUMNS = [
     "order", "name", "op", "kind", "category", "target", "module", "block", "block_is_unit", "input_shapes",
     "output_shapes", "dtype", "flops", "params", "mac_elements", "mac_bytes", "elementwise_elements",
-    "is_elementwise", "is_data_movement", "launches_kernel", "bn_folded", "status",
+    "is_elementwise", "is_data_movement", "launches_kernel", "bn_folded", "status", "kernel_hint",
+    "mac_unfused_elements", *ATTRIBUTE_COLUMNS,
 ]
+# Attribute columns that hold a count: nullable integers (<NA> where the attribute does not apply).
+_COUNT_COLUMNS = ["groups", "in_channels", "out_channels", "in_features", "out_features", "mac_unfused_elements"]
 
 
 def ops_frame(graph: nx.DiGraph) -> pd.DataFrame:
     rows = [{"name": n, **attrs} for n, attrs in graph.nodes(data=True)]
     ops = pd.DataFrame(rows, columns=OP_COLUMNS).sort_values("order", kind="stable").reset_index(drop=True)
+    ops[_COUNT_COLUMNS] = ops[_COUNT_COLUMNS].astype("Int64")
     ops["arithmetic_intensity"] = ops["flops"] / ops["mac_bytes"].where(ops["mac_bytes"] > 0)
     return ops
 
@@ -116,6 +121,7 @@ def summarise(graph: nx.DiGraph, ops: pd.DataFrame, blocks: pd.DataFrame, *, arc
         "fragmentation": _fragmentation_summary(blocks),
         "status": "partial" if len(unknown) else "complete",
         "unknown_ops": sorted(set(unknown["target"])),
+        "ignored_ops": sorted(set(ops.loc[ops["status"] == "ignored", "op"])),
         "units": UNITS,
     }
 

@@ -22,6 +22,7 @@ import torch
 from torch import fx, nn
 from torch._subclasses.fake_tensor import FakeTensorMode
 
+from costmodel.engine.ops import SHAPE_PRESERVING_MODULES
 from costmodel.errors import CostModelError
 
 Tracer = Literal["fx", "export"]
@@ -47,10 +48,9 @@ def _example_input(model: nn.Module, shape: tuple[int, ...], dtype: torch.dtype)
     return torch.empty(shape, dtype=dtype, device="meta" if _on_meta(model) else "cpu")
 
 
-# Leaf modules whose output has their input's shape: shape propagation need not run them. BatchNorm on
-# meta tensors alone took a third of an EfficientNet analysis.
-_SHAPE_PRESERVING = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid, nn.GELU,
-                     nn.Tanh, nn.LeakyReLU, nn.ELU, nn.Dropout, nn.Dropout2d, nn.Identity)
+# Leaf modules whose output has their input's shape (the op table's shape_preserving flag): shape propagation
+# need not run them. BatchNorm on meta tensors alone took a third of an EfficientNet analysis.
+_SHAPE_PRESERVING = SHAPE_PRESERVING_MODULES
 
 
 class _ShapeRecorder(fx.Interpreter):
