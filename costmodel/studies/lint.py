@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from costmodel.latency.kernels import geometry
 from costmodel.engine.kinds import COMPUTE_KINDS, DATA_KINDS, OpKind
 from costmodel.engine.opcosts import g1_lower_bound
 from costmodel.latency.model import op_features, op_milliseconds, predict
@@ -153,8 +152,7 @@ def _g2_assess(op: Any, bytes_per_element: int) -> _MacExcess | None:
     """G2 for a group conv: MAC a third above the dense conv with the same FLOPs (channels / sqrt(g), same
     weights, activations / sqrt(g))."""
     c1, c2 = op.input_shapes[0][1], op.output_shapes[0][1]
-    shape = geometry(op.kind, int(op.flops), op.input_shapes, op.output_shapes)
-    g, kernel_area = shape.groups, shape.reduction * shape.groups // c1
+    g, kernel_area = int(op.groups), math.prod(op.kernel_size)
     activations = math.prod(op.input_shapes[0]) + math.prod(op.output_shapes[0])
     dense_mac = activations / math.sqrt(g) + (op.mac_elements - activations)
     excess = op.mac_elements / dense_mac - 1
@@ -169,8 +167,7 @@ def _g2_assess(op: Any, bytes_per_element: int) -> _MacExcess | None:
 
 
 def _g2_evidence(d: dict[str, Any], op: Any) -> str:
-    k, out = math.isqrt(d["kernel_area"]), op.output_shapes[0]
-    kernel = f"{k}x{k}" if k * k == d["kernel_area"] else f"{d['kernel_area']}-tap"
+    kernel, out = "x".join(map(str, op.kernel_size)), op.output_shapes[0]
     return (f"{kernel} group conv {d['c_in']} -> {d['c_out']} channels, g = {d['groups']}, output "
             f"{out[2]}x{out[3]}: MAC {si(d['mac_elements'])} elements, {percent(d['excess'])} above the "
             f"{si(d['dense_elements'])} of a dense conv with equal FLOPs (channels / sqrt(g))")

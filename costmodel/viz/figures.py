@@ -72,18 +72,12 @@ _SHORT_KIND = {"conv": "conv", "group_conv": "gconv", "depthwise_conv": "dwconv"
 
 
 def node_label(attrs: Mapping) -> str:
-    """Short label: the conv flavour for convs (with kernel size from FLOPs / output when square), else the op."""
+    """Short label: the conv flavour with its kernel size (the op's own attribute) for convs, else the op."""
     kind = attrs.get("kind", "")
     if kind not in _SHORT_KIND:
         return str(attrs.get("op", "?"))
-    out, inputs = attrs.get("output_shapes") or [()], attrs.get("input_shapes") or [()]
-    if kind == "linear" or len(out[0]) != 4 or len(inputs[0]) != 4:
-        return _SHORT_KIND[kind]
-    per_output = attrs.get("flops", 0) / max(1, math.prod(out[0]))
-    groups = inputs[0][1] if kind == "depthwise_conv" else 1
-    k2 = per_output * groups / inputs[0][1] if kind != "group_conv" else None
-    k = round(math.sqrt(k2)) if k2 else None
-    return f"{_SHORT_KIND[kind]} {k}x{k}" if k and k * k == round(k2) else _SHORT_KIND[kind]
+    kernel = attrs.get("kernel_size")
+    return f"{_SHORT_KIND[kind]} {'x'.join(map(str, kernel))}" if kernel else _SHORT_KIND[kind]
 
 
 def without_views(graph: nx.DiGraph) -> nx.DiGraph:
