@@ -37,6 +37,7 @@ COMMANDS = (
     Command("export", "write a paper figure (SVG, PDF, PNG)"),
     Command("devices", "list device profiles (data/profiles) and how well each fits its data"),
     Command("profile", "measure this machine and write a device profile (JSON)"),
+    Command("sweep", "design-space sweep on Dask to Parquet; --scaling: device-optimal depth/width/resolution"),
 )
 
 

@@ -180,7 +180,7 @@ class Surface:
         values = np.log(table[[ms_column, "flops"]].to_numpy(dtype=float)).reshape(*shape, 2)
         self.at = RegularGridInterpolator(self.axes, values, bounds_error=False, fill_value=None)
 
-    def frontier(self, samples: int = 21) -> tuple[np.ndarray, np.ndarray]:
+    def frontier(self, samples: int = 41) -> tuple[np.ndarray, np.ndarray]:
         """(ln latency, best ln FLOPs within it): the surface's frontier, from a dense sample of it."""
         mesh = np.stack(np.meshgrid(*[np.linspace(a[0], a[-1], samples) for a in self.axes], indexing="ij"), -1)
         values = self.at(mesh.reshape(-1, 3))
@@ -188,7 +188,9 @@ class Surface:
         return values[order, 0], np.maximum.accumulate(values[order, 1])
 
     def path_gap(self, bases: np.ndarray, frontier: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        """Mean shortfall (ln FLOPs) below the frontier along phi of every row of `bases` (alpha, beta, gamma)."""
+        """Mean shortfall (ln FLOPs) below the frontier along phi of every row of `bases` (alpha, beta, gamma).
+        Signed: the sampled frontier lies a little below the true one, and clipping at 0 would make near-optimal
+        paths tie."""
         limits = np.array([a[-1] for a in self.axes])
         logs = np.log(bases)  # (n, 3)
         with np.errstate(divide="ignore"):
@@ -198,7 +200,7 @@ class Surface:
         values = self.at(points.reshape(-1, 3)).reshape(*phis.shape, 2)
         lat, best = frontier
         index = np.clip(np.searchsorted(lat, values[..., 0] + 1e-9, side="right") - 1, 0, len(lat) - 1)
-        return np.maximum(best[index] - values[..., 1], 0).mean(axis=1)
+        return (best[index] - values[..., 1]).mean(axis=1)
 
 
 def _candidates(depth: bool, step: float = 0.01) -> np.ndarray:
