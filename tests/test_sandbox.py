@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from costmodel import CostModelError, analyze
-from costmodel.sources.sandbox import Limits, analyze_sandboxed, module_classes, reports_from_data, resolve_spec, run_sandboxed
+from costmodel.sources.sandbox import Limits, analyze_sandboxed, module_classes, resolve_spec, run_sandboxed
 from costmodel.sources.userfile import load_user_model
 
 MODELS = Path(__file__).parent / "fixtures" / "user_models"
@@ -34,9 +34,9 @@ def test_a_valid_file_gives_the_same_report_as_in_process():
 
 def test_one_run_traces_every_shape_with_the_options():
     shapes = [(1, 3, 32, 32), (8, 3, 48, 48)]
-    data = run_sandboxed("tiny_net.py:TinyNet", shapes, dtype="float16", fold_bn=False, cwd=MODELS)
+    reports = run_sandboxed("tiny_net.py:TinyNet", shapes, dtype="float16", fold_bn=False, cwd=MODELS)
     model = load_user_model(f"{MODELS / 'tiny_net.py'}:TinyNet")
-    for shape, report in zip(shapes, reports_from_data(data), strict=True):
+    for shape, report in zip(shapes, reports, strict=True):
         inside = analyze(model, shape, dtype="float16", fold_bn=False, arch="tiny_net.py:TinyNet")
         assert report.summary == inside.summary  # shape, dtype bytes and the unfolded BN all arrived
 

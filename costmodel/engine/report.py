@@ -1,6 +1,7 @@
 """The cost report: per-op and per-block DataFrames and a JSON-ready summary, all derived from the op graph."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,3 +139,41 @@ class Report:
     @property
     def partial(self) -> bool:
         return self.summary["status"] == "partial"
+
+    def to_json(self) -> str:
+        """The report as JSON text: the op graph (node-link form, tuples tagged so shapes come back as tuples)
+        and the summary. The tables are not stored: `from_json` derives them from the graph, as `analyze` does."""
+        graph = nx.node_link_data(self.graph, edges="edges")
+        return json.dumps({"graph": _tag_tuples(graph), "summary": self.summary})
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Report:
+        """The report `to_json` wrote; ValueError/KeyError/TypeError on text that is not such a report."""
+        data = json.loads(text)
+        graph = nx.node_link_graph(_untag_tuples(data["graph"]), edges="edges")
+        ops = ops_frame(graph)
+        return cls(graph, ops, blocks_frame(graph, ops), data["summary"])
+
+
+_TUPLE = "__tuple__"
+
+
+def _tag_tuples(value: Any) -> Any:
+    """JSON has no tuples: wrap each in {"__tuple__": [...]} so any op attribute (shapes, kernel sizes) keeps its type."""
+    if isinstance(value, tuple):
+        return {_TUPLE: [_tag_tuples(item) for item in value]}
+    if isinstance(value, list):
+        return [_tag_tuples(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _tag_tuples(item) for key, item in value.items()}
+    return value
+
+
+def _untag_tuples(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {_TUPLE}:
+            return tuple(_untag_tuples(item) for item in value[_TUPLE])
+        return {key: _untag_tuples(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_untag_tuples(item) for item in value]
+    return value

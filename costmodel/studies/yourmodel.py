@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from costmodel.errors import CostModelError
 from costmodel.studies.evaluate import Settings, device_batch, profiles
 from costmodel.engine.report import Report
-from costmodel.sources.sandbox import Limits, reports_from_data, run_sandboxed, run_uploaded
+from costmodel.sources.sandbox import Limits, run_sandboxed, run_uploaded
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class UserModel:
     content: bytes | None = None  # the uploaded file; None: import `source` from the working directory
     limits: Limits = Limits()
     batches: tuple[int, ...] = (1,)
+    allow_unsafe: bool = False  # the operator's opt-in to run without bubblewrap (costmodel.app.settings)
 
     @property
     def label(self) -> str:
@@ -48,12 +49,13 @@ def _sandboxed(model: UserModel, batches: tuple[int, ...], dtype: str, fold_bn: 
     """Reports per batch, or the one-line error: failures are cached too, so a file that loops forever costs
     its time limit once, not on every rerun."""
     shapes = [(batch, *model.sample_shape) for batch in batches]
-    options = dict(dtype=dtype, fold_bn=fold_bn, limits=model.limits, label=model.label)
+    options = dict(dtype=dtype, fold_bn=fold_bn, limits=model.limits, label=model.label,
+                   allow_unsafe=model.allow_unsafe)
     try:
         if model.content is None:
-            data = run_sandboxed(model.source, shapes, **options)
+            reports = run_sandboxed(model.source, shapes, **options)
         else:
-            data = run_uploaded(model.content, model.source, model.attr or None, shapes, **options)
+            reports = run_uploaded(model.content, model.source, model.attr or None, shapes, **options)
     except CostModelError as error:
         return str(error)
-    return dict(zip(batches, reports_from_data(data)))
+    return dict(zip(batches, reports))
