@@ -1,14 +1,20 @@
-"""`zoo`: the architectures, their parameters and ranges, and the published numbers each is tested against."""
+"""`zoo`: the architectures, their parameters and ranges, and the published numbers each is tested against;
+with --source torchvision|timm, the names those libraries build (`torchvision:NAME`, `timm:NAME`)."""
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from costmodel import zoo
+from costmodel.sources.hub import HUBS, list_names
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a listing")
+    parser.add_argument("--source", choices=["zoo", *HUBS], default="zoo",
+                        help="the built-in zoo (default) or a model library")
+    parser.add_argument("--filter", metavar="TEXT", help="only names containing TEXT (torchvision/timm)")
 
 
 def _range(param: zoo.Param) -> str:
@@ -19,7 +25,21 @@ def _range(param: zoo.Param) -> str:
     return f"{low}{param.name}{high}" if low or high else param.type.__name__
 
 
+def _run_hub(args: argparse.Namespace) -> int:
+    names = list_names(args.source, args.filter)
+    if args.json:
+        print(json.dumps([f"{args.source}:{n}" for n in names], indent=2))
+        return 0
+    for name in names:
+        print(f"{args.source}:{name}")
+    example = names[0] if names else "NAME"
+    print(f"\n{len(names)} models. Example: python -m costmodel analyze {args.source}:{example}", file=sys.stderr)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.source != "zoo":
+        return _run_hub(args)
     specs = zoo.list_archs()
     if args.json:
         print(json.dumps([{

@@ -10,6 +10,8 @@ from torch import nn
 
 from costmodel import zoo
 from costmodel.errors import CostModelError
+from costmodel.sources import hub
+from costmodel.sources.hub import is_hub_spec
 from costmodel.sources.userfile import is_user_spec, load_user_model
 
 DEFAULT_INPUT = (1, 3, 224, 224)
@@ -62,10 +64,16 @@ def label(arch: str, params: Mapping[str, object]) -> str:
 
 def load_model(spec: str, *, params: Mapping[str, object] | None = None, resolution: int | None = None,
                batch: int = 1, input_shape: tuple[int, ...] | None = None) -> tuple[nn.Module, tuple[int, ...], str]:
-    """(model, input shape, label) of `spec`: a zoo arch, with `params` and any inline ones (inline wins), or a
-    user's model. Zoo models are built on the meta device: no memory, no init time."""
+    """(model, input shape, label) of `spec`: a zoo arch or a `torchvision:NAME` / `timm:NAME` (costmodel.sources.hub),
+    with `params` and any inline ones (inline wins), or a user's model. Zoo models are built on the meta device: no memory, no init time."""
     if batch < 1:
         raise CostModelError(f"batch {batch} is not positive", "use --batch 1 or more")
+    if is_hub_spec(spec):
+        source, _, rest = spec.partition(":")
+        name, inline = split_inline(rest)
+        params = {**(params or {}), **inline}
+        model, shape = hub.load(source, name, params, resolution=resolution, batch=batch, input_shape=input_shape)
+        return model, shape, f"{source}:{label(name, params)}"
     if is_user_spec(spec):
         if params:
             raise CostModelError("-p parameters apply to zoo architectures only", "edit your model's defaults instead")

@@ -1,0 +1,135 @@
+"""Models by library name: `torchvision:NAME` and `timm:NAME`, built without weights at the model's own input size.
+
+Built on the meta device (no memory, no init time) where the builder allows; builders that compute on real
+tensors in __init__ (e.g. `torch.linspace(...).tolist()` for drop-path rates) are built on the CPU instead.
+The default input is the size the model's weights were trained at: torchvision's weights transforms' crop
+size (`weights.transforms().crop_size`), timm's `pretrained_cfg["input_size"]`.
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from costmodel.errors import CostModelError
+
+DEFAULT_SIZE = (3, 224, 224)
+
+
+@dataclass(frozen=True)
+class Hub:
+    """One model library: how to list its classification models, build one, and find its input size."""
+
+    prefix: str
+    names: Callable[[], list[str]]
+    build: Callable[[str, dict[str, object]], nn.Module]
+    input_size: Callable[[str, nn.Module], tuple[int, ...]]
+
+
+def _torchvision_names() -> list[str]:
+    import torchvision
+
+    return sorted(torchvision.models.list_models(module=torchvision.models))
+
+
+def _torchvision_build(name: str, params: dict[str, object]) -> nn.Module:
+    import torchvision
+
+    return torchvision.models.get_model(name, weights=None, **params)
+
+
+def _torchvision_size(name: str, model: nn.Module) -> tuple[int, ...]:
+    """The crop size of the model's default weights (299 for Inception V3, 518 for ViT-H/14 SWAG...)."""
+    import torchvision
+
+    try:
+        weights = torchvision.models.get_model_weights(name).DEFAULT
+    except (ValueError, KeyError, AttributeError):
+        return DEFAULT_SIZE
+    crop = weights.transforms().crop_size
+    return (3, *([crop[0]] * 2 if len(crop) == 1 else crop))
+
+
+def _timm_names() -> list[str]:
+    import timm
+
+    return sorted(timm.list_models())
+
+
+def _timm_build(name: str, params: dict[str, object]) -> nn.Module:
+    import timm
+
+    return timm.create_model(name, pretrained=False, **params)
+
+
+def _timm_size(name: str, model: nn.Module) -> tuple[int, ...]:
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    return tuple(int(d) for d in cfg.get("input_size", DEFAULT_SIZE))
+
+
+HUBS = {
+    "torchvision": Hub("torchvision", _torchvision_names, _torchvision_build, _torchvision_size),
+    "timm": Hub("timm", _timm_names, _timm_build, _timm_size),
+}
+
+
+def is_hub_spec(spec: str) -> bool:
+    return spec.partition(":")[0] in HUBS and ":" in spec
+
+
+def list_names(source: str, pattern: str | None = None) -> list[str]:
+    """The library's classification model names containing `pattern` (case-insensitive)."""
+    names = HUBS[source].names()
+    return [n for n in names if pattern.lower() in n.lower()] if pattern else names
+
+
+def _coerce(value: object) -> object:
+    """'10' -> 10, '0.5' -> 0.5, 'True' -> True, 'None' -> None; anything else stays a string."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return value
+
+
+def _check_name(source: str, name: str) -> None:
+    names = HUBS[source].names()
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=5, cutoff=0.6)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise CostModelError(f"unknown {source} model '{name}'",
+                             f"{hint}list them with `python -m costmodel zoo --source {source} --filter TEXT`")
+
+
+def build(source: str, name: str, params: Mapping[str, object]) -> nn.Module:
+    """The model, without weights, on the meta device if its builder allows, else on the CPU."""
+    _check_name(source, name)
+    kwargs = {k: _coerce(v) for k, v in params.items()}
+    hub = HUBS[source]
+    try:
+        with torch.device("meta"):
+            return hub.build(name, kwargs)
+    except Exception:  # noqa: BLE001 - any failure on meta: build for real on the CPU (and report its error)
+        pass
+    try:
+        return hub.build(name, kwargs)
+    except Exception as error:  # noqa: BLE001 - a builder's own message, in one line
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise CostModelError(f"{source}:{name} could not be built: {type(error).__name__}: {first}"[:300],
+                             "check the -p parameters against the library's documentation") from None
+
+
+def load(source: str, name: str, params: Mapping[str, object], *, resolution: int | None = None, batch: int = 1,
+         input_shape: tuple[int, ...] | None = None) -> tuple[nn.Module, tuple[int, ...]]:
+    """(model, input shape): --input wins, then --resolution (square), then the model's default size."""
+    model = build(source, name, params)
+    if input_shape:
+        return model, input_shape
+    channels, *size = HUBS[source].input_size(name, model)
+    size = [resolution, resolution] if resolution else size
+    return model, (batch, channels, *size)
