@@ -3,18 +3,21 @@
 Per op of kernel class c (costmodel.latency.kernels), in seconds:
 
     t = overhead_c + per_group_c * (groups - 1) + smoothmax(compute, memory)
-    compute = FLOPs / (peak_c * eff),   eff = lanes * P/(P + P_c) * min(K/(K + K_c), N/(N + N_c))
+    compute = W / (peak_c * eff),   eff = lanes * P/(P + P_c) * min(K/(K + K_c), N/(N + N_c))
     memory  = (B + spill * max(0, B - cache)) / bandwidth_c
 
-FLOPs are multiply-adds and B the op's MAC bytes; P, K, N are its output positions (batch included),
-multiply-adds per output and output channels per group: a kernel small in P cannot fill the device, and
+W is the op's work: its multiply-adds (FLOPs) for convs and linear layers, its window reads (outputs x window
+area, from the exact kernel_size) for max and average pooling. B is the op's MAC bytes; P, K, N are its output
+positions (batch included), multiply-adds (window reads) per output and output channels per group: a kernel small in P cannot fill the device, and
 one narrow in K or N cannot fill its register tiles - the narrower dimension limits it, which is why equal
 widths run fastest at equal FLOPs (ShuffleNet V2's G1) and small fragmented kernels run below their
 roofline (G3). `lanes` is the share of vector lanes used once input and output channels per group are
 padded to the device's vector width. Bytes beyond the cache cost (1 + spill) times more. `smoothmax` is a
 p-norm: a roofline whose corner is rounded because real kernels overlap compute and memory only partly.
-Views cost nothing; every other op pays its overhead, so elementwise ops and data movement are never free
-(G4). Ops run one after another (one stream, one thread), as the papers measured.
+A group conv pays per_group_c for every group beyond the first (one GEMM each), a concat for every input
+beyond the first (one copy each). Views cost nothing; every other op pays its overhead, so elementwise ops and data movement are never free
+(G4). Ops run one after another (one stream), as the papers measured. On a GPU this is the device time;
+how it combines with the host's issue time depends on the execution mode (costmodel.latency.schedule).
 """
 from __future__ import annotations
 
@@ -25,9 +28,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from costmodel.latency.kernels import COMPUTE_CLASSES, GROUPED_CLASSES, KERNEL_CLASSES, LANE_CLASSES, geometry, kernel_class
+from costmodel.errors import CostModelError
+from costmodel.latency import schedule
+from costmodel.latency.host import host_us
+from costmodel.latency.kernels import (COMPUTE_CLASSES, GROUPED_CLASSES, KERNEL_CLASSES, LANE_CLASSES, geometry,
+                                       kernel_class)
 from costmodel.engine.kinds import CATEGORIES
 from costmodel.latency.profiles import DeviceProfile, KernelParams, LatencyModel, OpSample
+from costmodel.latency.schedule import Mode, Schedule
 from costmodel.engine.report import Report
 
 OVERLAP_NORM = 3.0  # p of the smooth max: 1 would add compute and memory time, infinity would be a roofline
@@ -37,16 +45,26 @@ _PARAM_FIELDS = ("overhead_us", "gbytes_per_s", "gmadds_per_s", "half_pixels", "
                  "per_group_us")
 
 
+def _attribute(op: object, name: str) -> object:
+    """An exact op attribute from the op graph (costmodel.engine.attrs), None where it does not apply."""
+    value = getattr(op, name, None)
+    return None if value is None or value is pd.NA or (isinstance(value, float) and value != value) else value
+
+
 def op_features(ops: pd.DataFrame) -> pd.DataFrame:
     """Latency features of every op of a report (`Report.ops`), in its order; views get `launches` False."""
     rows = []
     for op in ops.itertuples(index=False):
-        shape = geometry(op.kind, int(op.flops), op.input_shapes, op.output_shapes)
-        first_in = op.input_shapes[0] if len(op.input_shapes) else op.output_shapes[0]
-        channels = int(first_in[-1] if op.kind == "linear" else first_in[1] if len(first_in) > 1 else 1)
+        shape = geometry(op.kind, int(op.flops), op.input_shapes, op.output_shapes, groups=_attribute(op, "groups"),
+                         kernel_size=_attribute(op, "kernel_size"), stride=_attribute(op, "stride"))
+        channels = _attribute(op, "in_features" if op.kind == "linear" else "in_channels")
+        if channels is None:  # elementwise, pooling, data movement: the channel axis of the first input
+            first_in = op.input_shapes[0] if len(op.input_shapes) else op.output_shapes[0]
+            channels = first_in[-1] if op.kind == "linear" else first_in[1] if len(first_in) > 1 else 1
         rows.append({"kind": op.kind, "op": op.op, "flops": int(op.flops), "mac_bytes": int(op.mac_bytes),
                      "pixels": shape.pixels, "reduction": shape.reduction, "outputs": shape.outputs,
-                     "groups": shape.groups, "in_channels": max(1, channels), "launches": bool(op.launches_kernel)})
+                     "groups": shape.groups, "in_channels": max(1, int(channels)),
+                     "launches": bool(op.launches_kernel)})
     return pd.DataFrame(rows, columns=[*FEATURES, "launches"])
 
 
@@ -103,6 +121,8 @@ class Features:
         self.reduction, self.outputs, self.groups = column["reduction"], column["outputs"], column["groups"]
         self.inputs_per_group = np.maximum(1.0, column["in_channels"] / self.groups)
         self.vectorised = np.isin(self.cls, [_CLASS_INDEX[c] for c in LANE_CLASSES])
+        pools = np.isin(self.cls, [_CLASS_INDEX[c] for c in ("max_pool", "avg_pool")])
+        self.work = np.where(pools, self.pixels * self.reduction, self.flops)
 
     def lane_use(self, lanes: int) -> np.ndarray:
         """Share of vector lanes doing useful work: input channels per group and output channels per group
@@ -122,7 +142,7 @@ class Features:
         efficiency = self.lane_use(lanes) * saturation(self.pixels, p.half_pixels) * np.minimum(
             saturation(self.reduction, p.half_reduction), saturation(self.outputs, p.half_outputs))
         peak = np.nan_to_num(p.gmadds_per_s[c], nan=np.inf) * 1e9
-        compute = self.flops / (peak * efficiency)
+        compute = self.work / (peak * efficiency)
         beyond_cache = np.maximum(0.0, self.mac_bytes - cache_bytes)
         memory = (self.mac_bytes + spill * beyond_cache) / (p.gbytes_per_s[c] * 1e9)
         busy = (compute ** OVERLAP_NORM + memory ** OVERLAP_NORM) ** (1 / OVERLAP_NORM)
@@ -142,8 +162,9 @@ def measurement_ms(samples: Iterable[OpSample], model: LatencyModel) -> float:
 
 @dataclass(frozen=True)
 class Latency:
-    """Predicted time of one report on one device, per op, per block, in total, and by ShuffleNet V2
-    Figure 2 category (the parts sum to the total)."""
+    """Predicted time of one report on one device in one execution mode (costmodel.latency.schedule): the
+    total `ms`, the host's issue time and the device's busy time, which of them bounds the run, and the
+    device time per op, per block and by ShuffleNet V2 Figure 2 category (the parts sum to `device_ms`)."""
 
     device: str
     batch: int
@@ -154,26 +175,45 @@ class Latency:
     per_op: pd.DataFrame
     per_block: pd.DataFrame
     partial: bool = False  # the report has unknown ops: their time is the overhead only
+    mode: Mode = "eager"
+    bound: str = "device"  # "host": the device waits for the host to issue kernels
+    host_ms: float = 0.0
+    device_ms: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form; throughput is null for a model without kernels (0 ms)."""
         throughput = self.throughput if np.isfinite(self.throughput) else None
-        return {"device": self.device, "batch": self.batch, "ms": self.ms, "throughput": throughput,
-                "unit": self.unit, "breakdown": dict(self.breakdown)}
+        return {"device": self.device, "batch": self.batch, "mode": self.mode, "ms": self.ms,
+                "throughput": throughput, "unit": self.unit, "bound": self.bound, "host_ms": self.host_ms,
+                "device_ms": self.device_ms, "breakdown": dict(self.breakdown)}
 
 
-def predict(report: Report, profile: DeviceProfile) -> Latency:
-    """Latency of `report` at its own batch (its input shape) on `profile`."""
+def run_schedule(features: pd.DataFrame, device_ms: np.ndarray, profile: DeviceProfile, mode: Mode) -> Schedule:
+    """The run of a report's kernel-launching ops (features from `op_features`) on `profile` in `mode`."""
+    launched = features["launches"].to_numpy(dtype=bool)
+    if profile.host is None:
+        return schedule.same_thread(device_ms[launched])
+    if mode == "graph":
+        return schedule.graph(device_ms[launched], profile.host.gap_us * 1e-3)
+    issue = host_us(Features(features[launched]).cls, profile.host) * 1e-3
+    return schedule.eager(issue, device_ms[launched])
+
+
+def predict(report: Report, profile: DeviceProfile, mode: Mode = "eager") -> Latency:
+    """Latency of `report` at its own batch (its input shape) on `profile`, run eagerly or as a CUDA graph
+    (the mode matters only for profiles with a host model, i.e. GPUs)."""
+    if mode not in schedule.MODES:
+        raise CostModelError(f"unknown execution mode '{mode}'", f"use one of {', '.join(schedule.MODES)}")
     ops = report.ops
     features = op_features(ops)
     ms = np.where(features["launches"], op_milliseconds(features, profile.latency_model), 0.0)
+    run = run_schedule(features, ms, profile, mode)
     per_op = pd.DataFrame({"name": ops["name"], "kind": ops["kind"], "category": ops["category"],
                            "block": ops["block"], "ms": ms})
     per_block = per_op.groupby("block", sort=False)["ms"].sum().reset_index()
-    total = float(ms.sum())
     breakdown = {c: float(per_op.loc[per_op["category"] == c, "ms"].sum()) for c in CATEGORIES}
     batch = int(report.summary["input_shape"][0])
-    per_second = 1e3 / total if total > 0 else float("inf")
+    per_second = 1e3 / run.ms if run.ms > 0 else float("inf")
     throughput = per_second if profile.kind == "gpu" else per_second * batch
-    return Latency(profile.name, batch, total, throughput, profile.unit, breakdown, per_op, per_block,
-                   partial=report.partial)
+    return Latency(profile.name, batch, run.ms, throughput, profile.unit, breakdown, per_op, per_block,
+                   partial=report.partial, mode=mode, bound=run.bound, host_ms=run.host_ms, device_ms=run.device_ms)

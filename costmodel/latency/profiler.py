@@ -1,9 +1,12 @@
 """Measured device profiles: time micro-benchmarks with torch on this machine and fit the latency model.
 
-The grid covers every kernel class the zoo's networks use, at the sizes they use them: 1x1 convs over
-c1:c2 ratios and sizes, dense 3x3 and stem convs, 1x1 group convs over g, depthwise 3x3/5x5 at stride 1
-and 2, SE-sized convs, linear layers, elementwise ops (ReLU, ReLU6, add, mul, sigmoid, SiLU, hardswish),
-channel split, concat, channel shuffle, pooling and reductions. Shapes are drawn from a fixed seed, so a
+The grid covers every kernel class the op table (costmodel.engine.ops) can produce, at the sizes torchvision
+and timm CNNs use, drawn from wide ranges: 1x1 convs over c1:c2 ratios and sizes, dense 3x3/5x5/7x7 convs up
+to 2048 channels at 7-224 px, strided and dilated, stems and patchify convs, grouped 3x3 (group widths 4-64)
+and 1x1, depthwise 3x3-7x7 at stride 1 and 2, SE-sized convs, linear layers (classifier and per token),
+every activation, add/mul (also broadcasting), BatchNorm/GroupNorm/LayerNorm, channel split, concat of 2-8
+inputs, channel shuffle, padding, upsampling, max/avg pooling at stride 1 and 2, reductions, and attention (q @ k^T, softmax,
+SDPA). Shapes are drawn from a fixed seed, so a
 profile is reproducible; `quick` draws fewer. Every benchmark is analysed by the engine, so the fit sees
 exactly the features a prediction will see.
 """
@@ -24,18 +27,21 @@ from tqdm import tqdm
 from costmodel.engine.analysis import analyze
 from costmodel.errors import CostModelError
 from costmodel.latency.fitting import fit
+from costmodel.latency.host import fit_host
 from costmodel.latency.model import op_samples
 from costmodel.latency.kernels import COMPUTE_CLASSES, KERNEL_CLASSES
-from costmodel.latency.profiles import DeviceProfile, KernelParams, LatencyModel, Measurement, Source, check_name
+from costmodel.latency.profiles import DeviceProfile, FitQuality, HostModel, KernelParams, LatencyModel, Measurement, \
+    Source, check_name
 from costmodel.latency.timing import steady_allocator, time_in_rotation, torch_threads
 from costmodel.zoo.layers import channel_shuffle
 
 SEED = 2018  # ShuffleNet V2's year: any fixed value makes the grid reproducible
 RESOLUTIONS = (7, 14, 28, 56, 112)
-SIZE_RESOLUTIONS = (8, 15, 30, 60, 120)  # EfficientNet B1/B2-like odd sizes next to the powers of two
-MAX_MADDS = 4e8  # skip draws far above any zoo layer (keeps the full run short)
-TURNS_QUICK, TURNS_FULL = 21, 41  # timed calls per micro-benchmark
-MAX_ACTIVATION = 2.5e6  # elements; the zoo's largest at batch 1 is EfficientNet-B2's 96 x 130 x 130 = 1.6M
+SIZE_RESOLUTIONS = (8, 15, 17, 30, 35, 60, 120)  # EfficientNet/Inception-like odd sizes next to the powers of two
+MAX_MADDS = 2e9  # per benchmark: VGG's largest 3x3 conv at 224 px has 1.85e9
+TURNS_QUICK, TURNS_FULL = 15, 31  # timed calls per micro-benchmark
+MAX_ACTIVATION = 4e6  # elements; VGG's 64 x 224 x 224 = 3.2M is the largest at batch 1
+TOKENS = (49, 196, 197, 256, 577)  # attention sequence lengths: 7x7 .. 24x24 patches (+ a class token)
 
 
 @dataclass(frozen=True)
@@ -47,16 +53,16 @@ class Bench:
     shape: tuple[int, ...]
 
 
-class _Halves(nn.Module):
-    """Split the channels in two and combine the halves: how add, mul and concat get two distinct inputs."""
+class _Parts(nn.Module):
+    """Split the channels into `n` equal parts and combine them: how add, mul, concat and attention get several
+    distinct inputs from one."""
 
-    def __init__(self, combine: Callable[[Tensor, Tensor], Tensor]) -> None:
+    def __init__(self, combine: Callable[..., Tensor], n: int = 2, dim: int = 1) -> None:
         super().__init__()
-        self.combine = combine
+        self.combine, self.n, self.dim = combine, n, dim
 
     def forward(self, x: Tensor) -> Tensor:
-        a, b = x.chunk(2, dim=1)
-        return self.combine(a, b)
+        return self.combine(*x.chunk(self.n, dim=self.dim))
 
 
 def _add(a: Tensor, b: Tensor) -> Tensor:
@@ -67,8 +73,16 @@ def _mul(a: Tensor, b: Tensor) -> Tensor:
     return a * b
 
 
-def _concat(a: Tensor, b: Tensor) -> Tensor:
-    return torch.cat((b, a), dim=1)
+def _concat(*parts: Tensor) -> Tensor:
+    return torch.cat(parts[::-1], dim=1)
+
+
+def _scores(q: Tensor, k: Tensor) -> Tensor:
+    return q @ k.transpose(-2, -1)
+
+
+def _attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    return nn.functional.scaled_dot_product_attention(q, k, v)
 
 
 class _Split(nn.Module):
@@ -86,7 +100,7 @@ class _Shuffle(nn.Module):
 
 
 class _Scale(nn.Module):
-    """Squeeze-excitation's last step: a (N, C, H, W) tensor times a (N, C, 1, 1) gate."""
+    """Squeeze-excitation's last step: a (N, C, H, W) tensor times a (N, C, 1, 1) gate (a broadcasting mul)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -96,13 +110,24 @@ class _Scale(nn.Module):
         return x * self.pool(x)
 
 
+class _Bias(nn.Module):
+    """A broadcasting add of a (1, C, 1, 1) tensor, as layer scale and unfused biases do."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.randn(1, channels, 1, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.bias
+
+
 class _Mean(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return x.mean((2, 3), keepdim=True)
 
 
 class _Draw:
-    """Shapes drawn log-uniformly from the ranges zoo networks use."""
+    """Shapes drawn log-uniformly from wide ranges (torchvision and timm CNNs, not only the zoo)."""
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
@@ -118,51 +143,84 @@ class _Draw:
         return self.rng.choice(options)
 
 
-def _conv(c_in: int, c_out: int, k: int = 1, stride: int = 1, groups: int = 1) -> Callable[[], nn.Module]:
-    return lambda: nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups)  # bias: BN folded at deployment
+def _conv(c_in: int, c_out: int, k: int = 1, stride: int = 1, groups: int = 1,
+          dilation: int = 1) -> Callable[[], nn.Module]:
+    return lambda: nn.Conv2d(c_in, c_out, k, stride, dilation * (k // 2), dilation, groups)  # bias: BN folded
 
 
 def _fits(madds: float, *activations: float) -> bool:
-    """Whether a draw is of a size zoo networks have (per image)."""
+    """Whether a draw is of a size CNNs have at batch 1 (per image)."""
     return madds <= MAX_MADDS and max(activations) <= MAX_ACTIVATION
+
+
+def _conv_bench(name: str, c1: int, c2: int, hw: int, k: int = 1, s: int = 1, g: int = 1, d: int = 1,
+                batch: int = 1) -> Iterator[Bench]:
+    """A conv benchmark if its size is one CNNs have."""
+    out = (hw + s - 1) // s
+    if _fits(c1 // g * k * k * c2 * out * out, c1 * hw * hw, c2 * out * out):
+        dilated = f" d{d}" if d > 1 else ""
+        yield Bench(f"{name}/{s} {c1}->{c2} @{hw}{dilated}", _conv(c1, c2, k, s, g, d), (batch, c1, hw, hw))
 
 
 def _convs(draw: _Draw, n: int, batch: int) -> Iterator[Bench]:
     for _ in range(n):  # 1x1 dense, every c1:c2 ratio, SE-sized ones at 1x1 resolution, a few strided
         c1, c2, hw = draw.channels(), draw.channels(), draw.choice(RESOLUTIONS + SIZE_RESOLUTIONS + (1, 1))
-        s = draw.choice((1,) * 7 + (2,)) if hw > 1 else 1
-        if _fits(c1 * c2 * (hw // s) ** 2, c1 * hw * hw, c2 * hw * hw):
-            yield Bench(f"conv1x1/{s} {c1}->{c2} @{hw}", _conv(c1, c2, 1, s), (batch, c1, hw, hw))
-    for _ in range(n // 3):  # dense 3x3 as in ResNet bottlenecks, stride 1 and 2
-        c1, c2, hw, s = draw.channels(8, 512), draw.channels(8, 512), draw.resolution(), draw.choice((1, 1, 2))
-        if _fits(9 * c1 * c2 * (hw // s) ** 2, c1 * hw * hw, c2 * (hw // s) ** 2):
-            yield Bench(f"conv3x3/{s} {c1}->{c2} @{hw}", _conv(c1, c2, 3, s), (batch, c1, hw, hw))
+        yield from _conv_bench("conv1x1", c1, c2, hw, s=draw.choice((1,) * 7 + (2,)) if hw > 1 else 1, batch=batch)
+    for _ in range(n // 2):  # dense 3x3 (ResNet, VGG, RepVGG), 5x5 and 7x7, strided and dilated, up to 2048 wide
+        k = draw.choice((3, 3, 3, 3, 5, 7))
+        c1, c2 = draw.channels(8, 2048 if k == 3 else 512), draw.channels(8, 2048 if k == 3 else 512)
+        hw = draw.choice(RESOLUTIONS + SIZE_RESOLUTIONS + (224,))
+        yield from _conv_bench(f"conv{k}x{k}", c1, c2, hw, k, draw.choice((1, 1, 2)), d=draw.choice((1,) * 7 + (2,)),
+                               batch=batch)
     for c_out in (16, 24, 32, 40, 48, 64):  # stems: 3-channel input at full resolution
-        k, size = (7, 224) if c_out == 64 else (3, draw.choice((224, 240, 260)))
+        k, size = (7, 224) if c_out == 64 else (3, draw.choice((224, 240, 260, 299)))
         yield Bench(f"stem {k}x{k}/2 3->{c_out} @{size}", _conv(3, c_out, k, 2), (batch, 3, size, size))
-    for _ in range(n // 3):  # 1x1 group convs (ShuffleNet V1, G2)
-        g = draw.choice((2, 3, 4, 8))
-        c1, c2, hw = draw.channels(16, 1536, 4 * g), draw.channels(16, 1536, 4 * g), draw.resolution()
-        if _fits(c1 * c2 // g * hw * hw, c1 * hw * hw, c2 * hw * hw):
-            yield Bench(f"gconv1x1 g{g} {c1}->{c2} @{hw}", _conv(c1, c2, 1, 1, g), (batch, c1, hw, hw))
-    for _ in range(n // 2):  # depthwise 3x3 / 5x5, stride 1 and 2
-        c, hw, k, s = draw.channels(8, 1536), draw.resolution(), draw.choice((3, 3, 5)), draw.choice((1, 1, 2))
-        if _fits(0, c * hw * hw):
-            yield Bench(f"dw{k}x{k}/{s} {c} @{hw}", _conv(c, c, k, s, c), (batch, c, hw, hw))
-    for _ in range(max(2, n // 12)):
-        c1, c2 = draw.channels(256, 2048), draw.choice((1000, 1000, 100, 10))
+    for k, c1, c2, hw in ((4, 3, 96, 224), (2, 96, 192, 56), (2, 192, 384, 28), (2, 384, 768, 14)):
+        yield Bench(f"patchify {k}x{k}/{k} {c1}->{c2} @{hw}", lambda k=k, c1=c1, c2=c2: nn.Conv2d(c1, c2, k, k),
+                    (batch, c1, hw, hw))  # ConvNeXt's stem and downsampling layers
+    for _ in range(n // 3):  # grouped 3x3 (ResNeXt, RegNet: group widths 4-64) and 1x1 (ShuffleNet V1, G2)
+        width, k = draw.choice((4, 8, 8, 16, 16, 32, 64)), draw.choice((3, 3, 3, 1))
+        c = draw.channels(max(2 * width, 32), 2048, width)
+        g = c // width if k == 3 else draw.choice((2, 3, 4, 8))
+        c1, c2 = (c, c) if k == 3 else (draw.channels(16, 1536, 4 * g), draw.channels(16, 1536, 4 * g))
+        yield from _conv_bench(f"gconv{k}x{k} g{g}", c1, c2, draw.resolution(), k, draw.choice((1, 1, 2)) if k > 1
+                               else 1, g, batch=batch)
+    for _ in range(n // 2):  # depthwise 3x3 .. 7x7 (ConvNeXt), stride 1 and 2
+        c, hw, k, s = draw.channels(8, 1536), draw.resolution(), draw.choice((3, 3, 5, 7)), draw.choice((1, 1, 2))
+        yield from _conv_bench(f"dw{k}x{k}", c, c, hw, k, s, c, batch=batch)
+    for _ in range(max(3, n // 10)):  # classifiers, and token-wise linear layers (MLP blocks)
+        c1, c2 = draw.channels(256, 4096), draw.choice((1000, 1000, 4096, 100, 10))
         yield Bench(f"linear {c1}->{c2}", lambda c1=c1, c2=c2: nn.Linear(c1, c2), (batch, c1))
+        tokens, d1, d2 = draw.choice(TOKENS), draw.channels(64, 1024, 32), draw.channels(64, 3072, 32)
+        yield Bench(f"linear tokens {tokens}x{d1}->{d2}", lambda d1=d1, d2=d2: nn.Linear(d1, d2), (batch, tokens, d1))
 
 
-_ELEMENTWISE: dict[str, Callable[[], nn.Module]] = {
-    "relu": nn.ReLU, "relu6": nn.ReLU6, "sigmoid": nn.Sigmoid, "silu": nn.SiLU, "hardswish": nn.Hardswish,
-    "add": lambda: _Halves(_add), "mul": lambda: _Halves(_mul), "scale": _Scale,
+def _attention_ops(draw: _Draw, n: int, batch: int) -> Iterator[Bench]:
+    """Attention at vision-transformer shapes: scores (q @ k^T), softmax over them, and fused SDPA."""
+    for _ in range(n):
+        heads, tokens, dim = draw.choice((3, 4, 6, 12)), draw.choice(TOKENS), draw.choice((32, 64))
+        yield Bench(f"matmul {heads}x{tokens}x{dim}", lambda: _Parts(_scores, 2, 3), (batch, heads, tokens, 2 * dim))
+        yield Bench(f"softmax {heads}x{tokens}x{tokens}", lambda: nn.Softmax(-1), (batch, heads, tokens, tokens))
+        yield Bench(f"sdpa {heads}x{tokens}x{dim}", lambda: _Parts(_attention, 3, 1), (batch, 3 * heads, tokens, dim))
+
+
+_ELEMENTWISE: dict[str, Callable[[int], nn.Module]] = {
+    "relu": lambda c: nn.ReLU(), "relu6": lambda c: nn.ReLU6(), "sigmoid": lambda c: nn.Sigmoid(),
+    "silu": lambda c: nn.SiLU(), "hardswish": lambda c: nn.Hardswish(), "hardsigmoid": lambda c: nn.Hardsigmoid(),
+    "gelu": lambda c: nn.GELU(), "tanh": lambda c: nn.Tanh(), "leaky_relu": lambda c: nn.LeakyReLU(),
+    "elu": lambda c: nn.ELU(), "add": lambda c: _Parts(_add), "mul": lambda c: _Parts(_mul), "scale": lambda c: _Scale(),
+    "bias": _Bias, "batch_norm": lambda c: nn.BatchNorm2d(c), "group_norm": lambda c: nn.GroupNorm(8, c),
+    "layer_norm2d": lambda c: nn.GroupNorm(1, c),
 }
-_MOVES: dict[str, Callable[..., nn.Module]] = {
-    "split": _Split, "concat": lambda: _Halves(_concat), "shuffle2": lambda: _Shuffle(2),
-    "shuffle3": lambda: _Shuffle(3), "shuffle4": lambda: _Shuffle(4), "shuffle8": lambda: _Shuffle(8),
-    "maxpool3x3/2": lambda: nn.MaxPool2d(3, 2, 1), "avgpool3x3/2": lambda: nn.AvgPool2d(3, 2, 1),
-    "global_avgpool": lambda: nn.AdaptiveAvgPool2d(1), "mean": _Mean,
+_MOVES: dict[str, Callable[[int], nn.Module]] = {
+    "split": lambda c: _Split(), "shuffle2": lambda c: _Shuffle(2), "shuffle3": lambda c: _Shuffle(3),
+    "shuffle4": lambda c: _Shuffle(4), "shuffle8": lambda c: _Shuffle(8),
+    **{f"concat{n}": (lambda c, n=n: _Parts(_concat, n)) for n in (2, 3, 4, 6, 8)},
+    "maxpool3x3/2": lambda c: nn.MaxPool2d(3, 2, 1), "maxpool3x3/1": lambda c: nn.MaxPool2d(3, 1, 1),
+    "maxpool2x2/2": lambda c: nn.MaxPool2d(2, 2), "avgpool3x3/2": lambda c: nn.AvgPool2d(3, 2, 1),
+    "avgpool3x3/1": lambda c: nn.AvgPool2d(3, 1, 1), "avgpool2x2/2": lambda c: nn.AvgPool2d(2, 2),
+    "global_avgpool": lambda c: nn.AdaptiveAvgPool2d(1), "mean": lambda c: _Mean(),
+    "pad": lambda c: nn.ZeroPad2d((0, 1, 0, 1)), "upsample2x": lambda c: nn.Upsample(scale_factor=2),
 }
 
 
@@ -170,17 +228,22 @@ def _memory_ops(draw: _Draw, n: int, batch: int) -> Iterator[Bench]:
     for table in (_ELEMENTWISE, _MOVES):
         for name, make in table.items():
             for _ in range(n):
-                c, hw = draw.channels(8, 2048, 24), draw.choice(RESOLUTIONS + SIZE_RESOLUTIONS + (1,))
-                if _fits(0, c * hw * hw) and (hw > 1 or name in _ELEMENTWISE):
-                    yield Bench(f"{name} {c} @{hw}", make, (batch, c, hw, hw))
+                c, hw = draw.channels(8, 2048, 48), draw.choice(RESOLUTIONS + SIZE_RESOLUTIONS + (1,))
+                if _fits(0, c * hw * hw) and (hw > 1 or name in ("relu", "sigmoid", "hardsigmoid", "silu", "mul")):
+                    yield Bench(f"{name} {c} @{hw}", lambda make=make, c=c: make(c), (batch, c, hw, hw))
+    for _ in range(n):  # token layouts: (N, tokens, channels)
+        tokens, c = draw.choice(TOKENS), draw.channels(64, 1024, 32)
+        yield Bench(f"layer_norm {tokens}x{c}", lambda c=c: nn.LayerNorm(c), (batch, tokens, c))
+        yield Bench(f"gelu tokens {tokens}x{4 * c}", nn.GELU, (batch, tokens, 4 * c))
 
 
 def grid(*, quick: bool = False, batch: int = 1, scale: float = 1.0) -> list[Bench]:
     """The micro-benchmarks of a profile run; `scale` < 1 draws fewer (the test suite's tiny grid)."""
     draw = _Draw(SEED)
-    n_conv = max(2, round((150 if quick else 300) * scale))
-    n_memory = max(1, round((14 if quick else 28) * scale))
-    return [*_convs(draw, n_conv, batch), *_memory_ops(draw, n_memory, batch)]
+    n_conv = max(3, round((110 if quick else 240) * scale))
+    n_memory = max(1, round((5 if quick else 12) * scale))
+    return [*_convs(draw, n_conv, batch), *_attention_ops(draw, max(1, n_memory // 2), batch),
+            *_memory_ops(draw, n_memory, batch)]
 
 
 def machine_name(device: torch.device) -> str:
@@ -207,6 +270,15 @@ def generic_prior(kind: str) -> LatencyModel:
             half_pixels=1000.0 if gpu and compute else 1.0, half_reduction=8.0 if compute else 0.0,
             half_outputs=8.0 if compute else 0.0, per_group_us=1.0 if name == "group_conv" else 0.0)
     return LatencyModel(kernels=kernels, cache_bytes=4e6, spill=0.5)
+
+
+def fit_gpu(measurements: list[Measurement], data: str) -> tuple[LatencyModel, list[Measurement], FitQuality,
+                                                                 HostModel]:
+    """The two resources of a GPU profile: the device-time model fitted to the measurements' `ms` (device
+    time, graph-replayed) and the host model fitted to their `host_ms`; `data` names the measurements."""
+    model, fitted, quality = fit(measurements, generic_prior("gpu"))
+    host, _ = fit_host(fitted, data)
+    return model, fitted, quality, host
 
 
 def _device(name: str) -> torch.device:

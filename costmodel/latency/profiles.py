@@ -82,7 +82,28 @@ class Measurement(_Strict):
     predicted_ms: float | None = Field(default=None, gt=0)
     reference: str | None = Field(default=None, description="where a published number comes from")
     group: str | None = Field(default=None, description="measurements whose speed order the fit must keep")
+    host_ms: float | None = Field(default=None, gt=0,
+                                  description="host time to issue these ops with the device kept busy, ms (GPUs)")
     ops: list[OpSample] = Field(min_length=1)
+
+
+class HostModel(_Strict):
+    """What the host (Python, dispatch, kernel launch) spends issuing each op of a GPU profile; the device
+    runs asynchronously behind it (costmodel.latency.schedule). CPU profiles have none: host = device."""
+
+    kernels: dict[str, float] = Field(description="host issue time per kernel of each class (views included in "
+                                                  "the class whose kernel they feed, e.g. a shuffle's reshapes), us")
+    gap_us: float = Field(default=0, ge=0, description="idle device time between two kernels in graph mode, us")
+    data: str = Field(min_length=1, description="which measurements these numbers were fitted to")
+
+    @model_validator(mode="after")
+    def _every_class(self) -> HostModel:
+        missing = [c for c in KERNEL_CLASSES if c not in self.kernels]
+        negative = [c for c, v in self.kernels.items() if not v >= 0]
+        if missing or negative or set(self.kernels) - set(KERNEL_CLASSES):
+            raise ValueError(f"host kernels must give every class of {', '.join(KERNEL_CLASSES)} a time >= 0; "
+                             f"missing {missing or 'none'}, negative {negative or 'none'}")
+        return self
 
 
 class FitQuality(_Strict):
@@ -112,6 +133,8 @@ class DeviceProfile(_Strict):
     latency_model: LatencyModel
     measurements: list[Measurement] = Field(min_length=1)
     fit: FitQuality
+    host: HostModel | None = Field(default=None, description="GPU host issue times; None: host = device (CPUs)")
+    device_data: str | None = Field(default=None, description="which measurements latency_model was fitted to")
 
     @property
     def unit(self) -> str:

@@ -1,0 +1,127 @@
+"""GPU profiles from stored measurements: the H200 data set, fitted per batch, and the networks that check it.
+
+data/measurements/h200-2026-11-30/README.md says how every number was taken. The profiles are fitted on the
+micro-benchmarks only (`micro_b{B}.jsonl.gz`: the profiler's grid at batch B, each timed as a replayed CUDA
+graph and as host issue time); the 24 whole networks (`nets.jsonl`, `nets_rerun.jsonl`) are never used in a
+fit, only to validate (benchmarks/validate_gpu.py, tests/test_gpu_validation.py). One profile per batch
+(`h200_b1`, `h200_b8`, `h200_b32`): the grid is measured at the batch it predicts, so no batch scaling rule
+has to be assumed. Eager times of whole networks are compared with the mean of the runs, since eager
+timings on that host moved by ~11% (max 54%) between two runs while graph-replayed ones moved by 0.2%.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import kendalltau
+from tqdm import tqdm
+
+from costmodel import zoo
+from costmodel.engine.analysis import analyze
+from costmodel.errors import CostModelError
+from costmodel.latency.model import op_samples, predict
+from costmodel.latency.profiler import fit_gpu, grid
+from costmodel.latency.profiles import PROFILE_DIR, DeviceProfile, Measurement, Source, load_profile, save_profile
+from costmodel.latency.schedule import Mode
+from costmodel.sources.names import label
+
+H200_DIR = Path(__file__).resolve().parents[2] / "data" / "measurements" / "h200-2026-11-30"
+H200_BATCHES = (1, 8, 32)
+
+
+def _lines(path: Path) -> list[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def micro_measurements(folder: Path, batch: int, *, progress: bool = True) -> list[Measurement]:
+    """The micro-benchmarks of `micro_b{batch}.jsonl.gz` as Measurements: `ms` the graph-replayed device time,
+    `host_ms` the host issue time, the ops as the engine sees the grid benchmark of the same position."""
+    records = _lines(folder / f"micro_b{batch}.jsonl.gz")
+    benches = grid(batch=batch)
+    out = []
+    for bench, record in tqdm(list(zip(benches, records)), desc=f"analysing batch {batch} micro-benchmarks",
+                              unit="op", disable=not progress, leave=False):
+        if bench.label != record["label"] or list(bench.shape) != record["shape"]:
+            raise CostModelError(f"{folder}: benchmark {record['i']} is '{record['label']}', the grid has "
+                                 f"'{bench.label}'", "measure with the profiler's grid of the same version")
+        with torch.device("meta"):
+            module = bench.make()
+        out.append(Measurement(label=bench.label, ms=record["graph_ms"], host_ms=record["host_us"] * 1e-3,
+                               ops=op_samples(analyze(module, bench.shape).ops)))
+    return out
+
+
+def fit_h200(batch: int, *, progress: bool = True) -> DeviceProfile:
+    """The H200 profile at `batch`, fitted to that batch's micro-benchmarks only."""
+    meta = json.loads((H200_DIR / "meta.json").read_text(encoding="utf-8"))
+    data = (f"data/measurements/h200-2026-11-30/micro_b{batch}.jsonl.gz: the profiler's grid at batch {batch}, "
+            f"host issue time with the GPU kept busy (host_us, min of 3)")
+    measurements = micro_measurements(H200_DIR, batch, progress=progress)
+    model, measurements, quality, host = fit_gpu(measurements, data)
+    how = (f"measured on one {meta['device']} on {meta['date']} (torch {meta['torch']}, cuDNN {meta['cudnn']}, fp32, "
+           f"TF32 convolutions, eager PyTorch); {len(measurements)} micro-benchmarks at batch {batch}: device time "
+           f"replayed as a CUDA graph, host time issued with the GPU kept busy. No whole network is in the fit.")
+    return DeviceProfile(name=f"h200_b{batch}", device=meta["device"], kind="gpu",
+                         source=Source(method="measured", description=how, machine=meta["device"], date=meta["date"]),
+                         batch=batch, latency_model=model, measurements=measurements, fit=quality, host=host,
+                         device_data=data.split(":")[0] + ": graph_ms (CUDA-graph replay, median of 5)")
+
+
+def network_runs(folder: Path = H200_DIR) -> pd.DataFrame:
+    """Every measured network and batch: graph ms, eager (`pipe_ms`) ms as the mean of the runs, and the
+    runs' spread (largest |run / mean - 1|, %)."""
+    runs = pd.DataFrame(_lines(folder / "nets.jsonl") + _lines(folder / "nets_rerun.jsonl"))
+    runs["params"] = runs["params"].map(lambda p: json.dumps(p, sort_keys=True))
+    grouped = runs.groupby(["arch", "params", "batch"], sort=False)
+    table = grouped.agg(net=("net", "first"), graph_ms=("graph_ms", "mean"), eager_ms=("pipe_ms", "mean"),
+                        runs=("pipe_ms", "size")).reset_index()
+    spread = grouped["pipe_ms"].agg(lambda x: float((x / x.mean() - 1).abs().max() * 100))
+    return table.assign(eager_spread_pct=spread.to_numpy())
+
+
+def predicted_runs(table: pd.DataFrame, profiles: dict[int, DeviceProfile], *, progress: bool = True
+                   ) -> pd.DataFrame:
+    """`table` (from `network_runs`) with each network predicted on the profile of its batch, both modes."""
+    rows = []
+    for row in tqdm(list(table.itertuples(index=False)), desc="predicting networks", unit="net",
+                    disable=not progress, leave=False):
+        params = json.loads(row.params)
+        with torch.device("meta"):
+            model, shape = zoo.build(row.arch, batch=row.batch, **params)
+        report = analyze(model, shape, arch=label(row.arch, params))
+        eager, graph = (predict(report, profiles[row.batch], mode) for mode in ("eager", "graph"))
+        rows.append({"pred_graph_ms": graph.ms, "pred_eager_ms": eager.ms, "bound": eager.bound,
+                     "host_ms": eager.host_ms, "flops": report.summary["flops"]})
+    return pd.concat([table.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
+
+
+def scores(table: pd.DataFrame, mode: Mode) -> dict[str, float]:
+    """Median and max absolute % error and Kendall's tau of predicted vs measured for one mode."""
+    measured, predicted = table[f"{mode}_ms"], table[f"pred_{mode}_ms"]
+    ape = (predicted / measured - 1).abs() * 100
+    return {"median_pct": float(ape.median()), "max_pct": float(ape.max()),
+            "tau": float(kendalltau(predicted, measured).statistic)}
+
+
+def shipped_h200() -> dict[int, DeviceProfile]:
+    return {batch: load_profile(f"h200_b{batch}") for batch in H200_BATCHES}
+
+
+def main() -> None:
+    """Regenerate data/profiles/h200_b*.json from the stored micro-benchmarks."""
+    for batch in H200_BATCHES:
+        profile = fit_h200(batch)
+        path = save_profile(profile, PROFILE_DIR / f"{profile.name}.json")
+        host = ", ".join(f"{c} {v:.1f}" for c, v in profile.host.kernels.items())
+        print(f"{path}: device-time fit median {profile.fit.median_ape:.1f}%, max {profile.fit.max_ape:.1f}%; "
+              f"host us per kernel: {host}")
+
+
+if __name__ == "__main__":
+    main()
