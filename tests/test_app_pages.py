@@ -301,3 +301,18 @@ def test_profile_machine_reports_progress_and_errors(tmp_path: Path) -> None:
 def test_profile_machine_rejects_a_bad_name() -> None:
     with pytest.raises(CostModelError, match="characters"):
         profile_machine("my machine/1", command=[sys.executable, "-c", "raise SystemExit(1)"])
+
+
+def test_zoo_page_analyses_a_library_model_by_name() -> None:
+    """A timm model picked by name on the Model zoo page shows the engine's FLOPs for it at timm's own input
+    size (torchvision's meta for the ground truth lives in tests of the engine; here: the page's wiring)."""
+    app = page("zoo")
+    app.button_group(key="library").set_value("timm").run()
+    app.selectbox(key="hub.timm").set_value("mobilenetv3_small_050").run()
+    assert not errors(app)
+    label = "timm:mobilenetv3_small_050"
+    shown = table(app, "metric", label)
+    expected = engine(label).summary["flops"] / 1e6
+    assert cell(shown, "FLOPs (M multiply-adds)", label) == pytest.approx(expected, 1e-5)
+    app.text_input(key="hub_args.timm").input("no_such_argument=1").run()
+    assert any("could not be built" in e for e in errors(app))
