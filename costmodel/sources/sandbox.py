@@ -455,6 +455,7 @@ def run_uploaded(content: bytes, filename: str, attr: str | None, input_shapes: 
     spec = f"{name}:{attr}" if attr else name
     with tempfile.TemporaryDirectory(prefix="costmodel_upload_") as folder:
         (Path(folder) / name).write_bytes(content)
+        os.chmod(folder, 0o711)  # the child runs as another uid: it may open the upload, not list the folder
         return run_sandboxed(spec, input_shapes, cwd=folder, **{"label": spec, **options})
 
 
