@@ -38,7 +38,7 @@ def test_device_optimal_point_is_the_closed_form_optimum(synthetic: pd.DataFrame
 
 
 def test_single_dimension_scaling_at_the_same_budget(synthetic: pd.DataFrame) -> None:
-    table = opt.budget_table(synthetic, ["syn"], 12.0).set_index("method")
+    table = opt.budget_table(synthetic, {"syn": 12.0}).set_index("method")
     # depth only: d <= 12 - 2 -> the grid's largest depth 6; width only: w^2 <= 10 -> 3; resolution alike
     assert table.loc["depth only", ["depth", "width", "flops"]].tolist() == [6, 1, 6]
     assert table.loc["width only", ["depth", "width", "flops"]].tolist() == [1, 3, 9]

@@ -70,7 +70,7 @@ def print_scaling(results: pd.DataFrame, arch: str, names: list[str], budgets: l
     frame = optimal_scaling.multipliers(results, arch)
     surrogate = optimal_scaling.accuracy_surrogate() if arch == "efficientnet" else None
     for budget in budgets:
-        table = optimal_scaling.budget_table(frame, names, budget, surrogate)
+        table = optimal_scaling.budget_table(frame, dict.fromkeys(names, budget), surrogate)
         if "flops" in table:
             table["flops"] = table["flops"].map(lambda v: "-" if pd.isna(v) else si(v, "MAdds"))
         print(f"\nMost FLOPs within {budget:g} ms per batch (ms at each device's batch):")

@@ -18,7 +18,7 @@ import dataclasses
 import functools
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +35,7 @@ PHI_STEP = 0.25
 DEPTHS = (1.0, 1.4, 2.0, 2.8)
 WIDTHS = (1.0, 1.2, 1.4, 1.7, 2.0)
 RESOLUTIONS = (1.0, 1.15, 1.3, 1.5, 1.75)
+APP_GRID = {"depths": (1.0, 1.4, 2.0), "widths": (1.0, 1.2, 1.5), "resolutions": (1.0, 1.15, 1.3, 1.5)}  # ~50 points
 METHODS = ("device-optimal", "compound (EfficientNet)", "width only", "depth only", "resolution only")
 
 
@@ -107,6 +108,16 @@ def _on_grid(frame: pd.DataFrame) -> np.ndarray:
         (frame["depth"] == 1) & (frame["width"] == 1) & (frame["resolution_mult"] == 1)).to_numpy()
 
 
+def relative_budgets(frame: pd.DataFrame, devices: Sequence[str], factor: float) -> dict[str, float]:
+    """Per device, `factor` times the unscaled network's latency (ms): one budget slider for devices that differ
+    a hundredfold."""
+    base = frame[(frame["depth"] == 1) & (frame["width"] == 1) & (frame["resolution_mult"] == 1)]
+    if base.empty:
+        raise CostModelError("the scaling sweep has no unscaled network (multipliers 1, 1, 1)",
+                             "run the scaling sweep with 1 in every multiplier list")
+    return {device: factor * float(base[f"ms:{device}"].iloc[0]) for device in devices}
+
+
 def best_within(frame: pd.DataFrame, ms_column: str, budget_ms: float) -> pd.Series | None:
     """The row with the most FLOPs among rows within `budget_ms` (ties: the faster), or None if none fits."""
     fits = frame[frame[ms_column] <= budget_ms]
@@ -115,7 +126,9 @@ def best_within(frame: pd.DataFrame, ms_column: str, budget_ms: float) -> pd.Ser
     return fits.sort_values(["flops", ms_column], ascending=[False, True]).iloc[0]
 
 
-def _subsets(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def method_rows(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The rows each method may pick from: the whole grid (device-optimal), B0 and the compound path, and the
+    grid's axes through B0 (single-dimension scaling)."""
     grid = frame[frame["path"] == "grid"]
     ones = {c: grid[c] == 1 for c in ("depth", "width", "resolution_mult")}
     base = grid[ones["depth"] & ones["width"] & ones["resolution_mult"]]
@@ -125,14 +138,15 @@ def _subsets(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
             "resolution only": grid[ones["depth"] & ones["width"]]}
 
 
-def budget_table(frame: pd.DataFrame, devices: Sequence[str], budget_ms: float,
+def budget_table(frame: pd.DataFrame, budgets: Mapping[str, float],
                  accuracy: Callable[[float, float, float], float] | None = None) -> pd.DataFrame:
-    """Per device and method: the multipliers with the most FLOPs within `budget_ms`, their FLOPs, ms, the share of
-    the device-optimal FLOPs, and (if given) the surrogate top-1. `frame` comes from `multipliers`."""
+    """Per device (its budget in ms per batch, `budgets`) and method: the multipliers with the most FLOPs within the
+    budget, their FLOPs, ms, the share of the device-optimal FLOPs, and (if given) the surrogate top-1. `frame`
+    comes from `multipliers`."""
     rows = []
-    for device in devices:
+    for device, budget_ms in budgets.items():
         column = f"ms:{device}"
-        best = {method: best_within(part, column, budget_ms) for method, part in _subsets(frame).items()}
+        best = {method: best_within(part, column, budget_ms) for method, part in method_rows(frame).items()}
         top = best["device-optimal"]
         for method, row in best.items():
             entry: dict[str, object] = {"device": device, "budget_ms": budget_ms, "method": method}

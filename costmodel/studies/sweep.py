@@ -176,8 +176,9 @@ def _decode(index: int, values: Sequence[Sequence[Any]], keys: Sequence[str]) ->
 
 def make_plan(arch: str, grid: Mapping[str, list[str]], *, sample: int | None = None, seed: int = 0,
               devices: Sequence[DeviceProfile] = (), batch: int | None = None, dtype: str = "float32",
-              mode: str = "eager") -> Plan:
-    """The points of `grid` (all of them, or `sample` drawn without replacement with `seed`) for `arch`."""
+              mode: str = "eager", limit: int = MAX_GRID) -> Plan:
+    """The points of `grid` (all of them, or `sample` drawn without replacement with `seed`) for `arch`; more
+    than `limit` points is an error (a caller's bound on the sweep's size)."""
     if mode not in MODES:
         raise CostModelError(f"unknown mode '{mode}'", f"use one of {', '.join(MODES)}")
     if mode != "eager":
@@ -188,14 +189,12 @@ def make_plan(arch: str, grid: Mapping[str, list[str]], *, sample: int | None = 
     choices = _choices(arch, grid)
     keys = list(choices)
     total = math.prod(len(v) for v in choices.values())
-    if sample is not None:
-        if sample < 1:
-            raise CostModelError(f"--sample {sample} is not positive", "sample 1 point or more")
-        indices = sorted(random.Random(seed).sample(range(total), min(sample, total)))
-    elif total > MAX_GRID:
-        raise CostModelError(f"the grid of {arch} has {total:.3g} points", "use --sample N to draw N of them")
-    else:
-        indices = range(total)
+    if sample is not None and sample < 1:
+        raise CostModelError(f"--sample {sample} is not positive", "sample 1 point or more")
+    if min(total, sample or total) > limit:
+        raise CostModelError(f"the grid of {arch} has {total:.3g} points, more than {limit:,}",
+                             f"sample at most {limit:,} of them (--sample N)")
+    indices = sorted(random.Random(seed).sample(range(total), min(sample, total))) if sample else range(total)
     values = [choices[k] for k in keys]
     points = tuple(_decode(i, values, keys) for i in indices)
     types = tuple((k, key_type(arch, k, grid.get(k, []))) for k in keys)
