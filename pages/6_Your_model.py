@@ -1,12 +1,14 @@
 """Your model: upload a .py file or name an importable module; the full cost report, the ShuffleNet V2 guideline
-findings and an A/B comparison with any zoo model. The user's code runs only in the sandbox (a child process
-with a time and a memory limit)."""
+findings and an A/B comparison with any zoo model. The user's code runs only in the sandbox (an isolated child
+process with a time and a memory limit); what visitors may do is bounded by the operator settings
+(costmodel.app.settings)."""
 from __future__ import annotations
 
 import streamlit as st
 
 from costmodel.studies import evaluate, yourmodel
 from costmodel.viz import figures, tables
+from costmodel.app import settings as operator
 from costmodel.app import ui
 from costmodel.studies.compare import compare, readable
 from costmodel.errors import CostModelError
@@ -25,18 +27,29 @@ settings = ui.page(
     "Analyse your own network: the same report as the zoo models get, the ShuffleNet V2 guidelines it breaks "
     "(with the predicted time each costs), and a comparison with any zoo model. FLOPs are multiply-adds per "
     "image; latency is predicted per device at the batch in the sidebar.")
-st.warning("**Uploaded Python is executed.** Importing your file, building the model and tracing it run in a "
-           "separate process with a time limit and a memory limit, never inside this app, so the app keeps "
-           "serving whatever the file does. Only upload code you would run yourself.")
+with ui.guard():
+    OPERATOR = operator.from_env()
+st.warning("**Uploaded Python is executed.** Importing your file, building the model and tracing it run in an "
+           "isolated process (no network, no access to other files, a time limit, a memory limit and a process "
+           "limit), never "
+           "inside this app, so the app keeps serving whatever the file does.")
+st.caption(f"Limits set by this server's operator: {operator.describe(OPERATOR)}.")
 
 
 def model_input() -> yourmodel.UserModel | None:
     """The widgets that name the model, its input shape and the sandbox limits; None until a model is named."""
-    source = st.radio("Model", (UPLOAD, MODULE), horizontal=True, key="source")
+    sources = (UPLOAD,) * OPERATOR.uploads + (MODULE,) * OPERATOR.module_mode
+    if not sources:
+        st.info("The operator has turned uploads off on this server (COSTMODEL_UPLOADS=0).")
+        return None
+    source = st.radio("Model", sources, horizontal=True, key="source")
     name, attr, content = "", "", None
     if source == UPLOAD:
         upload = st.file_uploader("Model file (.py)", type=["py"], key="upload")
         if upload is not None:
+            if upload.size > OPERATOR.max_upload_bytes:
+                raise CostModelError(f"'{upload.name}' is {upload.size / 1024:.0f} KiB, more than this server's "
+                                     f"{OPERATOR.max_upload_kib} KiB upload limit", "upload a smaller file")
             name, content = upload.name, upload.getvalue()
             try:  # parsing only, to suggest names; a big or broken file is left to the sandbox to report
                 found = module_classes(content.decode("utf-8", errors="replace"), name) \
@@ -54,12 +67,15 @@ def model_input() -> yourmodel.UserModel | None:
     shape_text = shape_column.text_input("Input shape per sample, without the batch (C,H,W)", "3,224,224",
                                          key="shape", help="The batch comes from the sidebar (costs per image).")
     with limits_column.expander("Sandbox limits"):
-        seconds = st.number_input("Time for import + build + trace (s)", 1, 3600, 60, key="seconds")
-        memory = st.number_input("Memory (GiB)", 1.0, 256.0, 4.0, step=1.0, key="memory")
+        seconds = st.number_input("Time for import + build + trace (s)", 1.0, OPERATOR.max_seconds,
+                                  min(60.0, OPERATOR.max_seconds), step=1.0, key="seconds")
+        memory = st.number_input("Memory beyond torch's own (GiB)", 0.5, OPERATOR.max_memory_gib,
+                                 min(4.0, OPERATOR.max_memory_gib), step=0.5, key="memory")
     if not name:
         return None
-    return yourmodel.UserModel(name.strip(), parse_shape(shape_text), attr.strip(), content,
-                               Limits(float(seconds), int(memory * 2**30)), yourmodel.batches_for(settings))
+    limits = Limits(min(float(seconds), OPERATOR.max_seconds), int(min(memory, OPERATOR.max_memory_gib) * 2**30))
+    return yourmodel.UserModel(name.strip(), parse_shape(shape_text), attr.strip(), content, limits,
+                               yourmodel.batches_for(settings), allow_unsafe=OPERATOR.unsafe_sandbox)
 
 
 def show_report(model: yourmodel.UserModel) -> None:
@@ -122,7 +138,9 @@ try:
         st.info("Upload a model file or name a module to analyse it; the A/B comparison below works with zoo "
                 "models meanwhile.")
     else:
-        with st.spinner("Importing, building and tracing your model in the sandbox..."):
+        busy = f"All {OPERATOR.sandbox_runs} sandbox slots of this server are busy: waiting for a free one..."
+        with operator.sandbox_slot(OPERATOR, lambda: st.info(busy)), \
+                st.spinner("Importing, building and tracing your model in the sandbox..."):
             evaluate.per_image(chosen, settings)  # one sandbox run for every batch the page shows
         analysed = chosen
 except CostModelError as error:

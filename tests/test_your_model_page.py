@@ -15,11 +15,13 @@ from costmodel.studies.evaluate import Settings, device_batch, profiles
 from costmodel.units import si
 from costmodel.sources.userfile import load_user_model
 
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "tests" / "fixtures" / "user_models"
 PAGE = str(ROOT / "pages" / "6_Your_model.py")
 SAMPLE = (3, 64, 64)
 TIME_LIMIT_S = 3
+UPLOAD, MODULE = "Upload a .py file", "Module importable from the working directory"  # the page's choices
 
 
 def upload(app: AppTest, filename: str, shape: tuple[int, ...] = SAMPLE) -> AppTest:
@@ -90,3 +92,39 @@ def test_the_lint_panel_drops_into_any_page():
     assert app.selectbox(key="zoo_device").value == "gtx1080ti"  # the paper's GPU, at its batch
     counts = {m.label: m.value for m in app.metric}
     assert counts == {"G1": "0 findings", "G2": "10 findings", "G3": "0 findings", "G4": "0 findings"}
+
+
+def fresh(monkeypatch, **env: str) -> AppTest:
+    """The page in a new session under operator settings `env` (COSTMODEL_<NAME>=value)."""
+    for name, value in env.items():
+        monkeypatch.setenv(f"COSTMODEL_{name.upper()}", value)
+    return AppTest.from_file(PAGE, default_timeout=90).run()
+
+
+def test_the_page_shows_the_operators_limits_and_caps_the_visitors_choices(monkeypatch):
+    page = fresh(monkeypatch, max_seconds="10", max_memory_gib="2", sandbox_runs="3")
+    assert any("10 s and 2 GiB at most per run, 3 runs at once" in c.value for c in page.caption)
+    assert page.number_input(key="seconds").proto.max == 10
+    assert page.number_input(key="memory").proto.max == 2
+    assert page.radio(key="source").options == [UPLOAD]  # module mode is off unless the operator turns it on
+
+
+def test_module_mode_and_uploads_follow_the_operator(monkeypatch):
+    assert fresh(monkeypatch, module_mode="1").radio(key="source").options == [UPLOAD, MODULE]
+    page = fresh(monkeypatch, uploads="0", module_mode="0")
+    assert not [r for r in page.radio if r.key == "source"] and not page.exception
+    assert any("turned uploads off" in i.value for i in page.info)
+
+
+def test_an_upload_over_the_operators_size_limit_is_refused_in_one_line(monkeypatch):
+    page = fresh(monkeypatch, max_upload_kib="1")
+    big = b"# padding\n" * 200 + (MODELS / "tiny_net.py").read_bytes()  # about 2.7 KiB
+    page.file_uploader(key="upload").set_value(("big.py", big, "text/x-python"))
+    page.run()
+    assert not page.exception and len(page.error) == 1
+    assert "more than this server's 1 KiB upload limit" in page.error[0].value
+
+
+def test_a_bad_operator_setting_is_one_error_naming_the_variable(monkeypatch):
+    page = fresh(monkeypatch, sandbox_runs="lots")
+    assert not page.exception and len(page.error) == 1 and "COSTMODEL_SANDBOX_RUNS" in page.error[0].value
