@@ -32,4 +32,14 @@ def analyze(model: nn.Module, input_shape: tuple[int, ...] | list[int], *, dtype
     blocks = blocks_frame(graph, ops)
     summary = summarise(graph, ops, blocks, arch=arch or type(model).__name__, input_shape=shape, dtype=dtype,
                         bytes_per_element=DTYPE_BYTES[dtype])
+    _count_unread_parameters(summary, model)
     return Report(graph, ops, blocks, summary)
+
+
+def _count_unread_parameters(summary: dict, model: nn.Module) -> None:
+    """A model's parameter count includes parameters inference never reads (Inception V3's auxiliary
+    classifier runs in training only): they are in summary["params"] and, on their own, in "params_unread"."""
+    total = sum(p.numel() for p in model.parameters())
+    unread = max(0, total - summary["params"])
+    summary["params"] += unread
+    summary["params_unread"] = unread

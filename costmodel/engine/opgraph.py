@@ -203,11 +203,10 @@ class _Walker:
     def _add_op(self, node: fx.Node, meta: object, args: list[object], spec: OpSpec | None, shapes: list[Shape],
                 leaves: list[object]) -> None:
         inputs = [a for a in args if isinstance(a, _Tensor)]
-        params = [a for a in args if isinstance(a, _Param)]
-        consts = [a for a in args if isinstance(a, _Const)]
-        params += [p for c in consts for p in c.params]
-        if node.op == "call_module":
-            params += self._module_params(node)
+        module_params = self._module_params(node) if node.op == "call_module" else []
+        reads = [a.shape for a in args if isinstance(a, (_Param, _Const))] + [p.shape for p in module_params]
+        owned = [p for a in args for p in ([a] if isinstance(a, _Param) else a.params if isinstance(a, _Const) else [])]
+        params = list({p.qualname: p for p in owned + module_params}.values())
         raw = self._raw(node)
         name = spec.name if spec else self._target(node)
         strided = False
@@ -218,7 +217,6 @@ class _Walker:
                 spec = BY_NAME[name]
         if name == "batch_norm" and self.fold_bn and self._fold_into_producer(node.name, inputs, params):
             return
-        reads = [p.shape for p in params if not any(p in c.params for c in consts)] + [c.shape for c in consts]
         self.ops[node.name] = _Op(node.name, name, spec, self._target(node), _module_path(node), inputs, params,
                                   reads, shapes, leaves[0].dtype, self._attributes(node, spec, inputs, leaves))
         self.values[node.name] = _tree_of(meta, iter(_Tensor(node.name, s, strided, m.dtype)

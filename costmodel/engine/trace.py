@@ -13,6 +13,7 @@ import io
 import logging
 import sys
 import threading
+import types
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import torch
 from torch import fx, nn
 from torch._subclasses.fake_tensor import FakeTensorMode
 
-from costmodel.engine.ops import SHAPE_PRESERVING_MODULES
+from costmodel.engine.ops import SHAPE_PRESERVING_MODULES, function_spec, raw_function_name
 from costmodel.errors import CostModelError
 
 Tracer = Literal["fx", "export"]
@@ -141,9 +142,23 @@ def trace(model: nn.Module, input_shape: tuple[int, ...], dtype: torch.dtype = t
         return _trace_either(model.eval(), input_shape, dtype)
 
 
+def _opaque_functions(traced: TracedGraph) -> list[str]:
+    """Python functions that torch.fx kept whole (`torch.fx.wrap`, e.g. torchvision's shifted_window_attention)
+    and that the op table does not know: torch.export sees through them into ATen ops it can cost."""
+    return [node.name for node in traced.graph.nodes if node.op == "call_function"
+            and isinstance(node.target, types.FunctionType)
+            and not str(node.target.__module__).startswith(("torch.", "_operator"))
+            and function_spec(raw_function_name(node.target)) is None]
+
+
 def _trace_either(model: nn.Module, input_shape: tuple[int, ...], dtype: torch.dtype) -> TracedGraph:
     try:
-        return _trace_fx(model, input_shape, dtype)
+        traced = _trace_fx(model, input_shape, dtype)
+        if not _opaque_functions(traced):
+            return traced
+        with contextlib.suppress(Exception):  # export failed too: the fx graph, opaque functions unknown
+            return _trace_export(model, input_shape, dtype)
+        return traced
     except Exception as fx_error:  # noqa: BLE001 - any fx failure means: try the other tracer
         try:
             return _trace_export(model, input_shape, dtype)

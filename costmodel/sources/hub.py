@@ -1,20 +1,23 @@
 """Models by library name: `torchvision:NAME` and `timm:NAME`, built without weights at the model's own input size.
 
 Built on the meta device (no memory, no init time) where the builder allows; builders that compute on real
-tensors in __init__ (e.g. `torch.linspace(...).tolist()` for drop-path rates) are built on the CPU instead.
+tensors in __init__ (e.g. `torch.linspace(...).tolist()` for drop-path rates) are built on the CPU with each
+parameter moved to meta as it is registered, and only builders that fail even so get real weights.
 The default input is the size the model's weights were trained at: torchvision's weights transforms' crop
 size (`weights.transforms().crop_size`), timm's `pretrained_cfg["input_size"]`.
 """
 from __future__ import annotations
 
 import ast
+import contextlib
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from costmodel.engine.trace import TRACE_LOCK
 from costmodel.errors import CostModelError
 
 DEFAULT_SIZE = (3, 224, 224)
@@ -26,8 +29,8 @@ class Hub:
 
     prefix: str
     names: Callable[[], list[str]]
-    build: Callable[[str, dict[str, object]], nn.Module]
-    input_size: Callable[[str, nn.Module], tuple[int, ...]]
+    build: Callable[[str, dict[str, object], tuple[int, ...]], nn.Module]  # name, parameters, input (C, H, W)
+    input_size: Callable[[str], tuple[int, ...]]
 
 
 def _torchvision_names() -> list[str]:
@@ -36,13 +39,16 @@ def _torchvision_names() -> list[str]:
     return sorted(torchvision.models.list_models(module=torchvision.models))
 
 
-def _torchvision_build(name: str, params: dict[str, object]) -> nn.Module:
+def _torchvision_build(name: str, params: dict[str, object], size: tuple[int, ...]) -> nn.Module:
+    """torchvision's ViTs fix their image size at build time (loading weights sets it); set it to the input's."""
     import torchvision
 
+    if name.startswith("vit_"):
+        params = {"image_size": size[-1], **params}
     return torchvision.models.get_model(name, weights=None, **params)
 
 
-def _torchvision_size(name: str, model: nn.Module) -> tuple[int, ...]:
+def _torchvision_size(name: str) -> tuple[int, ...]:
     """The crop size of the model's default weights (299 for Inception V3, 518 for ViT-H/14 SWAG...)."""
     import torchvision
 
@@ -60,15 +66,17 @@ def _timm_names() -> list[str]:
     return sorted(timm.list_models())
 
 
-def _timm_build(name: str, params: dict[str, object]) -> nn.Module:
+def _timm_build(name: str, params: dict[str, object], size: tuple[int, ...]) -> nn.Module:
     import timm
 
     return timm.create_model(name, pretrained=False, **params)
 
 
-def _timm_size(name: str, model: nn.Module) -> tuple[int, ...]:
-    cfg = getattr(model, "pretrained_cfg", None) or {}
-    return tuple(int(d) for d in cfg.get("input_size", DEFAULT_SIZE))
+def _timm_size(name: str) -> tuple[int, ...]:
+    import timm
+
+    cfg = timm.get_pretrained_cfg(name)
+    return tuple(int(d) for d in (cfg.input_size if cfg and cfg.input_size else DEFAULT_SIZE))
 
 
 HUBS = {
@@ -106,30 +114,52 @@ def _check_name(source: str, name: str) -> None:
                              f"{hint}list them with `python -m costmodel zoo --source {source} --filter TEXT`")
 
 
-def build(source: str, name: str, params: Mapping[str, object]) -> nn.Module:
-    """The model, without weights, on the meta device if its builder allows, else on the CPU."""
-    _check_name(source, name)
+def _build(source: str, name: str, params: Mapping[str, object], size: tuple[int, ...] = DEFAULT_SIZE) -> nn.Module:
+    """The model for inputs of `size` (C, H, W), without weights, on the meta device if its builder allows,
+    else on the CPU."""
     kwargs = {k: _coerce(v) for k, v in params.items()}
     hub = HUBS[source]
+    for place in (torch.device("meta"), _parameters_on_meta()):
+        try:
+            with place:
+                return hub.build(name, kwargs, size)
+        except Exception:  # noqa: BLE001 - this builder needs real tensors here: try the next place
+            pass
     try:
-        with torch.device("meta"):
-            return hub.build(name, kwargs)
-    except Exception:  # noqa: BLE001 - any failure on meta: build for real on the CPU (and report its error)
-        pass
-    try:
-        return hub.build(name, kwargs)
+        return hub.build(name, kwargs, size)
     except Exception as error:  # noqa: BLE001 - a builder's own message, in one line
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise CostModelError(f"{source}:{name} could not be built: {type(error).__name__}: {first}"[:300],
                              "check the -p parameters against the library's documentation") from None
 
 
+@contextlib.contextmanager
+def _parameters_on_meta() -> Iterator[None]:
+    """Build on the CPU (so a builder may compute its configuration with tensors, like RegNet's widths) but
+    move every parameter and buffer to the meta device as it is registered: no weight memory, and the
+    initialisers that follow run on meta, free."""
+    register_parameter, register_buffer = nn.Module.register_parameter, nn.Module.register_buffer
+
+    def parameter(module: nn.Module, name: str, param: nn.Parameter | None) -> None:
+        if param is not None:
+            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        register_parameter(module, name, param)
+
+    def buffer(module: nn.Module, name: str, tensor: torch.Tensor | None, persistent: bool = True) -> None:
+        register_buffer(module, name, None if tensor is None else tensor.to("meta"), persistent)
+
+    with TRACE_LOCK:  # the patch is process-wide: no trace or other build may run meanwhile
+        nn.Module.register_parameter, nn.Module.register_buffer = parameter, buffer
+        try:
+            yield
+        finally:
+            nn.Module.register_parameter, nn.Module.register_buffer = register_parameter, register_buffer
+
+
 def load(source: str, name: str, params: Mapping[str, object], *, resolution: int | None = None, batch: int = 1,
          input_shape: tuple[int, ...] | None = None) -> tuple[nn.Module, tuple[int, ...]]:
     """(model, input shape): --input wins, then --resolution (square), then the model's default size."""
-    model = build(source, name, params)
-    if input_shape:
-        return model, input_shape
-    channels, *size = HUBS[source].input_size(name, model)
-    size = [resolution, resolution] if resolution else size
-    return model, (batch, channels, *size)
+    _check_name(source, name)
+    channels, *size = HUBS[source].input_size(name)
+    shape = input_shape or (batch, channels, *([resolution, resolution] if resolution else size))
+    return _build(source, name, params, tuple(shape[1:])), shape
