@@ -26,7 +26,7 @@ CATEGORIES = ("Conv", "Elemwise", "Data", "Shuffle", "Other")
 DOCUMENTED = ["point_index", "point", "arch", "param:c1", "param:c2", "input_resolution", "flops", "params",
               "mac_elements", "mac_bytes", "elementwise_ops", "elementwise_mac_share", "data_movement_ops",
               "data_movement_mac_share", "kernels", "kernels_per_block", "parallel_width", "status", "error",
-              *[c for d in DEVICES for c in (f"batch:{d}", f"ms:{d}", f"throughput:{d}",
+              *[c for d in DEVICES for c in (f"batch:{d}", f"ms:{d}", f"throughput:{d}", f"bound:{d}",
                                              *(f"ms:{d}:{k}" for k in CATEGORIES))]]
 
 
@@ -143,7 +143,7 @@ def test_resume_refuses_another_sweeps_file(tmp_path: Path) -> None:
     out = tmp_path / "one.parquet"
     sweep.run(plan(c1="16", c2="8"), out, serial=True)
     other = sweep.make_plan("g1_pointwise", sweep.parse_grid(["c1=16", "c2=8"]), devices=[load_profile("gtx1080ti")])
-    with pytest.raises(CostModelError, match="another sweep's columns"):
+    with pytest.raises(CostModelError, match="holds another sweep"):
         sweep.run(other, out, resume=True, serial=True)
     with pytest.raises(CostModelError, match="already exists"):
         sweep.run(plan(c1="16", c2="8"), out, serial=True)
@@ -191,8 +191,28 @@ def test_cli_sweep_writes_parquet_and_bad_input_exits_2(tmp_path: Path, capsys: 
     assert main([*argv, "--resume"]) == 0
     assert len(rows(out)) == 2
     capsys.readouterr()
-    for bad in (["--mode", "graph"], ["--grid", "c1=x:2:1"], ["--budget", "5"]):
+    for bad in (["--grid", "c1=x:2:1"], ["--budget", "5"], ["--sample", "0", "--grid", "c1=8"]):
         assert main(["sweep", "g1_pointwise", "--grid", "c2=8", "--serial", "--out", str(tmp_path / "b.parquet"),
                      *bad]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("error:") and "\n" not in err
+
+
+@pytest.mark.parametrize("mode", ["eager", "graph"])
+def test_mode_reaches_the_latency_model(mode: str, tmp_path: Path) -> None:
+    from costmodel.engine.analysis import analyze
+    from costmodel.latency.model import predict
+    from costmodel.sources.names import load_model
+
+    gpu = load_profile("h200_b8")
+    one = sweep.make_plan("g1_pointwise", sweep.parse_grid(["c1=64", "c2=32"]), devices=[gpu], mode=mode)
+    out = tmp_path / f"{mode}.parquet"
+    sweep.run(one, out, serial=True)
+    model, shape, _ = load_model("g1_pointwise", params={"c1": 64, "c2": 32}, batch=gpu.batch)
+    expected = predict(analyze(model, shape), gpu, mode=mode)
+    row = rows(out).iloc[0]
+    assert row["ms:h200_b8"] == pytest.approx(expected.ms) and row["bound:h200_b8"] == expected.bound
+    other = sweep.make_plan("g1_pointwise", sweep.parse_grid(["c1=64", "c2=32"]), devices=[gpu],
+                            mode="graph" if mode == "eager" else "eager")
+    with pytest.raises(CostModelError, match="mode"):
+        sweep.run(other, out, resume=True, serial=True)

@@ -11,6 +11,7 @@ from tqdm import tqdm
 from costmodel.engine.analysis import DTYPE_BYTES
 from costmodel.errors import CostModelError
 from costmodel.latency.profiles import DeviceProfile, list_profiles, load_profile
+from costmodel.latency.schedule import MODES
 from costmodel.studies import optimal_scaling, search_space, sweep
 from costmodel.units import si
 
@@ -33,8 +34,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     parser.add_argument("--device", nargs="+", default=["all"], metavar="NAME|profile.json|all",
                         help="device profiles to predict latency on (default all)")
-    parser.add_argument("--mode", choices=sweep.MODES, default="eager",
-                        help="execution mode of the latency model (graph: once predict() offers it)")
+    parser.add_argument("--mode", choices=MODES, default="eager",
+                        help="GPU execution: eager (host issues each op) or graph (CUDA-graph replay)")
     parser.add_argument("--batch", type=int, help="batch for latency (default: each profile's own)")
     parser.add_argument("--dtype", default="float32", choices=sorted(DTYPE_BYTES), help="dtype for MAC bytes")
     parser.add_argument("--out", required=True, metavar="FILE.parquet", help="results file")

@@ -10,12 +10,14 @@ chunks in flight) and merges the parts into `<out>` at the end or on Ctrl-C. `re
 Columns (`columns(plan)`, stable for a given plan; docs/readme/sweeps.md documents them):
 point_index, point, arch, param:<key> per swept parameter, input_resolution, flops (multiply-adds), params,
 mac_elements, mac_bytes, elementwise_ops, elementwise_mac_share, data_movement_ops, data_movement_mac_share,
-kernels, kernels_per_block, parallel_width, status, error, then per device: batch:<d>, ms:<d>, throughput:<d>
-and ms:<d>:<category> for ShuffleNet V2 Figure 2's categories.
+kernels, kernels_per_block, parallel_width, status, error, then per device: batch:<d>, ms:<d>, throughput:<d>,
+bound:<d> (host or device: what limits an eager GPU run) and ms:<d>:<category>, the device time of ShuffleNet V2
+Figure 2's categories (they sum to ms:<d> unless the run is host-bound).
 """
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
@@ -37,12 +39,12 @@ from costmodel.engine.report import Report
 from costmodel.errors import CostModelError
 from costmodel.latency.model import predict
 from costmodel.latency.profiles import DeviceProfile
+from costmodel.latency.schedule import MODES
 from costmodel.sources.names import label, load_model
 from costmodel.studies import search_space
 from costmodel.studies.evaluate import cost_columns
 from costmodel.zoo import ARCHS
 
-MODES = ("eager", "graph")
 MAX_GRID = 10_000_000  # points a grid may enumerate; beyond it, sample
 RESOLUTION_KEY = "resolution"  # a swept key that sets the input size, not a builder argument
 _TYPES = {bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.string()}
@@ -181,9 +183,6 @@ def make_plan(arch: str, grid: Mapping[str, list[str]], *, sample: int | None = 
     than `limit` points is an error (a caller's bound on the sweep's size)."""
     if mode not in MODES:
         raise CostModelError(f"unknown mode '{mode}'", f"use one of {', '.join(MODES)}")
-    if mode != "eager":
-        raise CostModelError("--mode graph needs the latency model's graph mode, which predict() does not offer yet",
-                             "use --mode eager")
     if batch is not None and batch < 1:
         raise CostModelError(f"batch {batch} is not positive", "use --batch 1 or more")
     choices = _choices(arch, grid)
@@ -202,15 +201,17 @@ def make_plan(arch: str, grid: Mapping[str, list[str]], *, sample: int | None = 
 
 
 def columns(plan: Plan) -> pa.Schema:
-    """The Parquet schema of a plan's results (see the module docstring)."""
+    """The Parquet schema of a plan's results (see the module docstring); its metadata records the arch, mode,
+    batch and dtype, so a resume cannot mix settings."""
     fields = [("point_index", pa.int64()), ("point", pa.string()), ("arch", pa.string())]
     fields += [(f"param:{k}", _TYPES[kind]) for k, kind in plan.keys]
     fields += list(COST_COLUMNS)
     for device in plan.devices:
         fields += [(f"batch:{device.name}", pa.int64()), (f"ms:{device.name}", pa.float64()),
-                   (f"throughput:{device.name}", pa.float64())]
+                   (f"throughput:{device.name}", pa.float64()), (f"bound:{device.name}", pa.string())]
         fields += [(f"ms:{device.name}:{c}", pa.float64()) for c in CATEGORIES]
-    return pa.schema(fields)
+    settings = {"arch": plan.arch, "mode": plan.mode, "batch": plan.batch, "dtype": plan.dtype}
+    return pa.schema(fields, metadata={"costmodel.sweep": json.dumps(settings)})
 
 
 # ---------------------------------------------------------------- what a worker does with one chunk
@@ -247,9 +248,9 @@ def evaluate_point(plan: Plan, point: Point) -> dict[str, Any]:
         row.update(cost_columns(per_image), input_resolution=int(per_image.summary["input_shape"][-1]),
                    data_movement_mac_share=per_image.summary["data_movement"]["mac_share"], error=None)
         for device in plan.devices:
-            latency = predict(report(plan.batch or device.batch), device)
+            latency = predict(report(plan.batch or device.batch), device, mode=plan.mode)
             row.update({f"batch:{device.name}": latency.batch, f"ms:{device.name}": latency.ms,
-                        f"throughput:{device.name}": latency.throughput,
+                        f"throughput:{device.name}": latency.throughput, f"bound:{device.name}": latency.bound,
                         **{f"ms:{device.name}:{c}": latency.breakdown[c] for c in CATEGORIES}})
     except Exception as error:  # an invalid combination is a row, never a crashed sweep
         row.update(status="error", error=_message(error))
@@ -291,8 +292,9 @@ def _existing(out: Path) -> list[Path]:
 
 def _check_schema(path: Path, schema: pa.Schema) -> None:
     found = pq.read_schema(path)
-    if found.remove_metadata() != schema.remove_metadata():
-        raise CostModelError(f"{path} holds another sweep's columns (other parameters or devices)",
+    if not found.equals(schema, check_metadata=False) or \
+            (found.metadata or {}).get(b"costmodel.sweep") != schema.metadata[b"costmodel.sweep"]:
+        raise CostModelError(f"{path} holds another sweep (other parameters, devices, mode, batch or dtype)",
                              "resume with the same arch, grid and devices, or write to a new --out")
 
 

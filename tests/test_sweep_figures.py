@@ -1,0 +1,44 @@
+"""Design-space figures from a results table written here: Pareto fronts are the non-dominated points, the scatter's
+axes carry units, and the scaling panel marks the closed-form optimum of a synthetic device (latency d + w^2 + r^2
+ms, FLOPs d w^2 r^2: within 12 ms the most FLOPs is d = 4, w = r = 2, 64)."""
+from __future__ import annotations
+
+import itertools
+
+import pandas as pd
+
+from costmodel.studies import optimal_scaling as opt
+from costmodel.viz import design_space
+
+
+def results() -> pd.DataFrame:
+    # (ms, flops): B dominates A (faster and bigger), C is bigger but slower, D failed
+    return pd.DataFrame({"point": ["A", "B", "C", "D"], "status": ["complete"] * 3 + ["error"],
+                         "param:width": [0.5, 1.0, 2.0, 3.0], "flops": [10, 20, 40, None],
+                         "ms:dev": [3.0, 2.0, 5.0, None], "batch:dev": [8, 8, 8, None]})
+
+
+def test_pareto_front_keeps_only_non_dominated_points() -> None:
+    front = design_space.pareto_fronts(results(), ["dev"])
+    assert front["point"].tolist() == ["B", "C"]
+    assert front.columns.tolist() == ["device", "point", "ms", "flops", "param:width"]
+
+
+def test_scatter_axes_carry_units_and_skip_error_rows() -> None:
+    fig = design_space.metric_scatter(results(), "flops", "ms:dev", "param:width")
+    assert fig.layout.xaxis.title.text == "FLOPs (multiply-adds)"
+    assert fig.layout.yaxis.title.text == "predicted latency on dev (ms, batch 8)"
+    assert list(fig.data[0].text) == ["A", "B", "C"]
+    assert design_space.metric_columns(results()) == ["flops", "ms:dev"]
+
+
+def test_scaling_panel_marks_the_closed_form_optimum() -> None:
+    values = (1, 1.5, 2, 3, 4, 5, 6)
+    frame = pd.DataFrame([{"point": f"{d},{w},{r}", "depth": d, "width": w, "resolution_mult": r, "path": "grid",
+                           "input_resolution": round(224 * r), "flops": d * w * w * r * r,
+                           "ms:syn": d + w * w + r * r} for d, w, r in itertools.product(values, repeat=3)])
+    table = opt.budget_table(frame, {"syn": 12.0})
+    fig = design_space.scaling_panel(frame, table, {"syn": 12.0})
+    star = next(t for t in fig.data if t.name == "pick: device-optimal")
+    assert (star.x[0], star.y[0]) == (12.0, 64)
+    assert fig.layout.shapes[0].x0 == 12.0  # the budget line
