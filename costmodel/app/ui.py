@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import importlib
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,17 +20,21 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from costmodel.viz import export
+from costmodel.viz import export, figures, styles, tables
 from costmodel.engine.analysis import DTYPE_BYTES
 from costmodel.errors import CostModelError
 from costmodel.studies.evaluate import Settings, profile
-from costmodel.latency.profiles import PROFILE_DIR, DeviceProfile, parse_profile, profile_names, save_profile
+from costmodel.latency.profiles import DeviceProfile, parse_profile, profile_names, save_profile
+from costmodel.latency.schedule import MODES
 from costmodel.zoo import ArchSpec
+from costmodel.app import cache
+from costmodel.app import settings as operator_settings
+from costmodel.studies import scaling
+from costmodel.viz import catalog
 
 OWN_BATCH = 0  # sidebar value meaning "each profile's own batch"
 BATCHES = (OWN_BATCH, 1, 2, 4, 8, 16, 32, 64)
 _UPLOADED = "settings.uploaded_profiles"  # name -> path of profiles uploaded in this session
-_CODE = Path(__file__).resolve().parents[1]
 _PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg"}}
 
 
@@ -88,6 +92,13 @@ def sidebar() -> Settings:
                   args=("dtype",))
     bar.toggle("Fold BatchNorm into convs", key=_persisted("fold_bn", True), on_change=_save, args=("fold_bn",),
                help="Inference engines fold BN; unfolded, each BN is an elementwise op (G4).")
+    bar.radio("GPU execution", MODES, key=_persisted("mode", "eager"), on_change=_save, args=("mode",),
+              horizontal=True, help="eager: PyTorch issues every kernel from Python, so small networks wait on the "
+                                    "host; graph: a replayed CUDA graph (TensorRT-like), device time only. CPUs "
+                                    "ignore it.")
+    bar.selectbox("Figure style (exports)", tuple(styles.PRESETS), key=_persisted("style", styles.DEFAULT),
+                  on_change=_save, args=("style",), format_func=lambda name: styles.PRESETS[name].label,
+                  help="Venue preset of the SVG / PDF / PNG downloads: width, aspect, fonts and line widths.")
     bar.caption("FLOPs = multiply-adds (the ShuffleNet/MobileNet/EfficientNet convention). MAC = bytes read + "
                 "written. Latency in ms per batch; GPU throughput in batches/s, CPU/ARM in images/s.")
     devices = tuple(d for d in st.session_state["settings.devices"] if d in options)
@@ -95,7 +106,8 @@ def sidebar() -> Settings:
         st.error("No device profile selected: pick at least one in the sidebar.")
         st.stop()
     return Settings(devices=devices, batch=st.session_state["settings.batch"] or None,
-                    dtype=st.session_state["settings.dtype"], fold_bn=st.session_state["settings.fold_bn"])
+                    dtype=st.session_state["settings.dtype"], fold_bn=st.session_state["settings.fold_bn"],
+                    mode=st.session_state["settings.mode"])
 
 
 def page(title: str, intro: str | None = None) -> Settings:
@@ -141,27 +153,56 @@ def guard() -> Iterator[None]:
 
 
 def fingerprint(settings: Settings | None = None) -> str:
-    """Changes whenever the costmodel code or a device profile changes: part of every disk-cache key, so a new
-    profile or a code update never serves stale numbers."""
-    files = sorted(_CODE.rglob("*.py")) + sorted(PROFILE_DIR.glob("*.json"))
-    files += [Path(d) for d in (settings.devices if settings else ()) if Path(d).exists()]
-    stamp = "|".join(f"{f}:{f.stat().st_mtime_ns}:{f.stat().st_size}" for f in files)
-    return hashlib.sha1(stamp.encode()).hexdigest()
+    """Changes whenever the costmodel code, anything under data/, a selected uploaded profile or a library
+    version changes: part of every cache key, so a new profile or a code update never serves stale numbers."""
+    return cache.fingerprint(Path(d) for d in (settings.devices if settings else ()))
 
 
-@st.cache_data(persist="disk", show_spinner=False, max_entries=512)
-def _call(function: str, stamp: str, args: tuple, kwargs: tuple) -> Any:
-    module, name = function.split(":")
-    return getattr(importlib.import_module(module), name)(*args, **dict(kwargs))
+def _store() -> cache.ResultCache:
+    """The app's cache, where the operator put it (costmodel.app.settings)."""
+    operator = operator_settings.from_env()
+    return cache.shared(Path(operator.cache_dir), operator.cache_max_mib * 2**20)
+
+
+def _key(fn: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> str | None:
+    settings = next((a for a in (*args, *kwargs.values()) if isinstance(a, Settings)), None)
+    return cache.key(f"{fn.__module__}:{fn.__qualname__}", args, kwargs, fingerprint(settings))
 
 
 def compute(fn: Callable[..., Any], *args: Any, spinner: str | None = None, **kwargs: Any) -> Any:
-    """`fn(*args, **kwargs)` for a pure costmodel function returning picklable data (DataFrames, dicts),
-    cached across reruns, sessions and restarts (on disk). Arguments must be hashable by Streamlit
-    (primitives, tuples, frozen dataclasses). CostModelError shows as st.error."""
-    settings = next((a for a in (*args, *kwargs.values()) if isinstance(a, Settings)), None)
-    with guard(), (st.spinner(spinner) if spinner else contextlib.nullcontext()):
-        return _call(f"{fn.__module__}:{fn.__qualname__}", fingerprint(settings), args, tuple(sorted(kwargs.items())))
+    """`fn(*args, **kwargs)` for a pure costmodel function, cached across reruns, sessions and restarts in the
+    app's own cache (costmodel.app.cache: JSON, never pickles). Arguments need a stable repr (primitives,
+    tuples, frozen dataclasses). On a miss a spinner says what is computed before the work starts;
+    CostModelError shows as st.error."""
+    with guard():
+        store, name = _store(), _key(fn, args, kwargs)
+        found, value = store.get(name) if name else (False, None)
+        if found:
+            return value
+        with st.spinner(spinner or f"Computing {fn.__name__.replace('_', ' ')} (first visit only)..."):
+            return store.get_or_compute(name, functools.partial(fn, *args, **kwargs))
+
+
+_warming = threading.Lock()
+_warmed: set[str] = set()
+
+
+def warm_up(settings: Settings) -> None:
+    """Fill the cache with the slowest panels (the zoo on every device, the scaling curves) for `settings` in
+    one background thread, once per server process and settings, so the pages that need them open fast."""
+    calls = [(catalog.zoo_panel, (settings,)), (catalog.scaling_panel, (scaling.Bases(), settings))]
+    with _warming:
+        if repr(settings) in _warmed:
+            return
+        _warmed.add(repr(settings))
+    store = _store()
+
+    def work() -> None:
+        for fn, args in calls:
+            with contextlib.suppress(Exception):  # a failure is shown by the page that needs the panel
+                store.get_or_compute(_key(fn, args, {}), functools.partial(fn, *args))
+
+    threading.Thread(target=work, name="costmodel-warm-up", daemon=True).start()
 
 
 # ---------------------------------------------------------------- charts and tables
@@ -174,17 +215,21 @@ def _buttons(name: str, items: list[tuple[str, Callable[[], bytes | str], str, s
 
 
 def chart(fig: go.Figure, name: str) -> None:
-    """The figure, then SVG / PDF / PNG buttons that render it publication-ready (fixed size, print fonts)."""
+    """The figure and its caption, then SVG / PDF / PNG buttons that render it for the sidebar's venue style."""
     st.plotly_chart(fig, key=f"chart.{name}", config=_PLOTLY_CONFIG, theme=None)  # as exported, not restyled
-    _buttons(name, [(fmt.upper(), functools.partial(export.figure_bytes, fig, fmt), f"{name}.{fmt}", export.MIME[fmt])
-                    for fmt in export.FIGURE_FORMATS])
+    if figures.caption(fig):
+        st.caption(figures.caption(fig))
+    style = st.session_state.get("settings.style", styles.DEFAULT)
+    _buttons(name, [(fmt.upper(), functools.partial(export.figure_bytes, fig, fmt, style=style), f"{name}.{fmt}",
+                     export.MIME[fmt]) for fmt in export.FIGURE_FORMATS])
 
 
 def table(frame: pd.DataFrame, name: str, *, caption: str | None = None) -> None:
     """The table (whole up to 25 rows, scrolling beyond), then CSV and LaTeX (booktabs) buttons; `caption`
     goes into the LaTeX."""
     height = 35 * (len(frame) + 1) + 3 if len(frame) <= 25 else "auto"
-    st.dataframe(frame, hide_index=True, key=f"table.{name}", height=height)
+    formats = {column: st.column_config.NumberColumn(format=fmt) for column, fmt in tables.display_formats(frame).items()}
+    st.dataframe(frame, hide_index=True, key=f"table.{name}", height=height, column_config=formats)
     _buttons(name, [("CSV", functools.partial(export.table_csv, frame), f"{name}.csv", "text/csv"),
                     ("LaTeX", functools.partial(export.table_latex, frame, caption=caption, label=f"tab:{name}"),
                      f"{name}.tex", "application/x-tex")])
