@@ -16,6 +16,7 @@ settings = ui.page(
     "platform. This lab traces a network into its op graph, costs every op, and predicts its latency on "
     "device profiles measured here or calibrated to the papers' GTX 1080Ti and Snapdragon 810.")
 
+ui.warm_up(settings)  # fills the cache for the other slow pages in the background
 zoo = ui.compute(catalog.zoo_panel, settings, spinner="Analysing the zoo on every device (first run only)...")
 
 st.subheader("Same FLOPs, different speed")

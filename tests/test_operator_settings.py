@@ -19,10 +19,10 @@ def test_every_variable_is_read():
     settings = from_env({"COSTMODEL_UPLOADS": "off", "COSTMODEL_MODULE_MODE": "yes", "COSTMODEL_MAX_SECONDS": "7.5",
                          "COSTMODEL_MAX_MEMORY_GIB": "3", "COSTMODEL_SANDBOX_RUNS": "4",
                          "COSTMODEL_MAX_UPLOAD_KIB": "64", "COSTMODEL_CACHE_DIR": "/srv/cache",
-                         "COSTMODEL_CACHE_MAX_MIB": "100", "COSTMODEL_UNSAFE_SANDBOX": "1"})
+                         "COSTMODEL_CACHE_MAX_MIB": "100", "COSTMODEL_UNSAFE_SANDBOX": "1", "COSTMODEL_WARM_UP": "0"})
     assert settings == OperatorSettings(uploads=False, module_mode=True, unsafe_sandbox=True, max_seconds=7.5,
                                         max_memory_gib=3, sandbox_runs=4, max_upload_kib=64, cache_dir="/srv/cache",
-                                        cache_max_mib=100)
+                                        cache_max_mib=100, warm_up=False)
     assert settings.max_upload_bytes == 64 * 1024
 
 

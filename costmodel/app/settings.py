@@ -29,6 +29,7 @@ class OperatorSettings:
     max_upload_kib: int = 1024  # largest model file or device profile a visitor may upload, KiB
     cache_dir: str = str(Path.home() / ".cache" / "costmodel-app")  # the app's result cache
     cache_max_mib: int = 512  # the cache's size cap, MiB (oldest entries are pruned beyond it)
+    warm_up: bool = True  # compute the slowest panels in the background when the first visitor arrives
 
     @property
     def max_upload_bytes(self) -> int:

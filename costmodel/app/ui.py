@@ -192,7 +192,7 @@ def warm_up(settings: Settings) -> None:
     one background thread, once per server process and settings, so the pages that need them open fast."""
     calls = [(catalog.zoo_panel, (settings,)), (catalog.scaling_panel, (scaling.Bases(), settings))]
     with _warming:
-        if repr(settings) in _warmed:
+        if repr(settings) in _warmed or not operator_settings.from_env().warm_up:
             return
         _warmed.add(repr(settings))
     store = _store()
