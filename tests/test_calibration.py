@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from costmodel import analyze, zoo
-from costmodel.latency.calibrate import DEVICES, calibrate, calibration_table, paper_cells
+from costmodel.latency.calibrate import DEVICES, calibrate, calibration_table, paper_cells, paper_measurements
 from costmodel.latency.profiles import load_profile
 from costmodel.zoo.guidelines import g1_pair
 from costmodel.zoo.spec import REFERENCE_DIR
@@ -87,6 +87,50 @@ def test_table3_one_fragment_fastest_on_gpu():
 
 def test_table4_no_relu_and_no_shortcut_fastest(table):
     speeds = _speeds(table, 4)
+    assert (speeds.idxmax() == "ReLU no, shortcut no").all()
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    """For each device and table: the published-vs-predicted table of that table's cells, predicted by a
+    model fitted to the other three tables only (the fit never sees the held-out cells or any order)."""
+    out = {}
+    for name in DEVICES:
+        measurements = paper_measurements(name)
+        everything = calibrate(name, measurements=measurements)
+        for table in (1, 2, 3, 4):
+            others = tuple(t for t in (1, 2, 3, 4) if t != table)
+            model = calibrate(name, others, measurements=measurements).latency_model
+            full = calibration_table(everything.model_copy(update={"latency_model": model}))
+            out[name, table] = full[full["table"] == table]
+    return out
+
+
+def test_calibration_fit_is_told_no_orderings():
+    assert all(m.group is None for name in DEVICES for m in load_profile(name).measurements)
+
+
+def test_held_out_table1_equal_widths_fastest(held_out):
+    """G1 on tables the fit never saw. Exception: ARM's x4 column, where the paper's speeds differ by 2%
+    (4.9 vs 5.0 images/s) and the held-out model puts 1:12 marginally ahead."""
+    assert (_speeds(held_out["gtx1080ti", 1], 1).idxmax() == "1:1").all()
+    arm = _speeds(held_out["snapdragon810", 1], 1)
+    assert (arm[["arm_x1", "arm_x2"]].idxmax() == "1:1").all()
+
+
+def test_held_out_table2_g1_fastest_and_g8_slowest_on_gpu(held_out):
+    speeds = _speeds(held_out["gtx1080ti", 2], 2, "gpu")
+    assert (speeds.idxmax() == "g=1").all() and (speeds.idxmin() == "g=8").all()
+
+
+def test_held_out_table3_one_fragment_fastest_on_gpu(held_out):
+    speeds = _speeds(held_out["gtx1080ti", 3], 3, "gpu")
+    assert (speeds.idxmax() == "1-fragment").all()
+
+
+@pytest.mark.parametrize("name", list(DEVICES))
+def test_held_out_table4_no_relu_and_no_shortcut_fastest(held_out, name):
+    speeds = _speeds(held_out[name, 4], 4)
     assert (speeds.idxmax() == "ReLU no, shortcut no").all()
 
 
