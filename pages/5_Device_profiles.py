@@ -2,14 +2,12 @@
 with a network's ops; profile this machine; upload a profile."""
 from __future__ import annotations
 
-import json
-
 import streamlit as st
 
 from costmodel.studies import evaluate, profile_views
 from costmodel.viz import figures, tables
 from costmodel.app import ui
-from costmodel.errors import CostModelError
+from costmodel.latency.profiles import loads_profile
 from costmodel.studies.evaluate import ZooModel
 from costmodel.zoo import ARCHS
 
@@ -58,12 +56,9 @@ with left:
 with right:
     upload = st.file_uploader("Upload a profile (JSON)", type=["json"], key="upload")
     if upload is not None:
-        with ui.guard():
-            try:
-                data = json.loads(upload.getvalue())
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                raise CostModelError(f"{upload.name} is not JSON ({error})", "upload a profile .json file") from None
-            added, new = ui.add_profile(data, upload.name)
+        with ui.guard():  # size cap, finite numbers, bounded lists and integers: one line naming the field
+            checked = loads_profile(upload.getvalue(), upload.name)
+            added, new = ui.add_profile(checked.model_dump(mode="json"), upload.name)
         if new:
             st.rerun()  # show it in the sidebar (already drawn in this run)
         st.success(f"Loaded {added.name} ({added.device}); it is selected in the sidebar.")

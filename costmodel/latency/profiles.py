@@ -23,8 +23,39 @@ SCHEMA_VERSION = 1
 NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 
 
+MAX_PROFILE_BYTES = 8 * 2**20  # a profile file or upload; the shipped ones are under 0.5 MB
+MAX_ITEMS = 20_000  # entries in any list or mapping (the shipped profiles have about 1000 measurements)
+MAX_TEXT = 10_000  # characters in any string
+MAX_INT = 2**63 - 1  # every integer fits in 64 bits
+
+
+def _check_bounds(name: str, value: object) -> None:
+    """One field's raw value against the caps above (ValueError naming the field: pydantic adds where)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        digits = len(str(abs(value))) if abs(value) < 10**4000 else "thousands of"
+        raise ValueError(f"'{name}' is an integer of {digits} digits; integers must fit in 64 bits")
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        raise ValueError(f"'{name}' has {len(value)} characters, more than {MAX_TEXT}")
+    if isinstance(value, (list, dict)):
+        if len(value) > MAX_ITEMS:
+            raise ValueError(f"'{name}' has {len(value)} entries, more than {MAX_ITEMS}")
+        for item in value if isinstance(value, list) else value.values():
+            if not isinstance(item, (list, dict)):
+                _check_bounds(name, item)
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Every profile model: no unknown fields, no inf/nan, bounded integers, strings and lists."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for name, value in data.items():
+                _check_bounds(str(name)[:40], value)
+        return data
 
 
 class KernelParams(_Strict):
@@ -151,8 +182,9 @@ def check_name(name: str) -> str:
 
 def _field(error: ValidationError) -> str:
     first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-    return f"field '{where}': {first['msg']}"
+    where = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    return f"field '{where}': {message}" if where else message
 
 
 def parse_profile(data: object, origin: str) -> DeviceProfile:
@@ -164,15 +196,36 @@ def parse_profile(data: object, origin: str) -> DeviceProfile:
                              "fix that field or re-create the profile with `python -m costmodel profile`") from None
 
 
+_FIX = "fix the file or re-create it with `python -m costmodel profile`"
+
+
+def _check_size(size: int, origin: str) -> None:
+    if size > MAX_PROFILE_BYTES:
+        raise CostModelError(f"profile {origin} has {size / 2**20:.1f} MiB, more than the "
+                             f"{MAX_PROFILE_BYTES // 2**20} MiB a profile may have", _FIX)
+
+
+def loads_profile(content: bytes | str, origin: str) -> DeviceProfile:
+    """A profile from JSON text (a file's or an upload's), size-capped; every problem is one line."""
+    _check_size(len(content), origin)
+    fix = _FIX
+    try:
+        data = json.loads(content)
+    except json.JSONDecodeError as error:
+        raise CostModelError(f"profile {origin} is not JSON (line {error.lineno}: {error.msg})", fix) from None
+    except (ValueError, RecursionError) as error:  # undecodable bytes, a 5000-digit number, deep nesting
+        detail = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+        raise CostModelError(f"profile {origin} cannot be read as JSON ({detail})", fix) from None
+    return parse_profile(data, origin)
+
+
 def read_profile(path: Path) -> DeviceProfile:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        _check_size(path.stat().st_size, str(path))
+        content = path.read_bytes()
     except OSError as error:
         raise CostModelError(f"cannot read profile {path}: {error.strerror}", "check the path") from None
-    except json.JSONDecodeError as error:
-        raise CostModelError(f"profile {path} is not JSON (line {error.lineno}: {error.msg})",
-                             "fix the file or re-create it with `python -m costmodel profile`") from None
-    return parse_profile(data, str(path))
+    return loads_profile(content, str(path))
 
 
 def profile_names() -> list[str]:

@@ -2,6 +2,7 @@
 `file.py:Name` / `package.module:Name` with an input shape."""
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 
@@ -19,23 +20,44 @@ _INLINE = re.compile(r"\s*([\w.]+)\s*\(([^()]*)\)\s*")
 _INLINE_HINT = "write it like 'shufflenet_v1(groups=8, width=0.5)'"
 
 
+MAX_DIMS, MAX_DIM, MAX_ELEMENTS = 8, 2**20, 2**40  # an input shape: rank, any one size, their product
+MAX_PAIRS, MAX_TEXT = 64, 200  # key=value parameters: how many, and characters in one
+
+
+def shown(text: str, limit: int = 60) -> str:
+    """`text` as an error message may quote it: printable, on one line, at most `limit` characters."""
+    safe = text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+    return safe if len(safe) <= limit else safe[:limit] + "..."
+
+
 def parse_shape(text: str) -> tuple[int, ...]:
-    """'1,3,224,224' -> (1, 3, 224, 224)."""
+    """'1,3,224,224' -> (1, 3, 224, 224): at most 8 positive sizes of up to 2^20, 2^40 elements in all."""
+    hint = "write it like 1,3,224,224"
+    if len(text) > MAX_TEXT:
+        raise CostModelError(f"input shape '{shown(text)}' is longer than {MAX_TEXT} characters", hint)
     try:
         shape = tuple(int(part) for part in text.replace("x", ",").split(","))
     except ValueError:
-        raise CostModelError(f"input shape '{text}' is not a list of integers", "write it like 1,3,224,224") from None
+        raise CostModelError(f"input shape '{shown(text)}' is not a list of integers", hint) from None
     if not shape or any(d <= 0 for d in shape):
-        raise CostModelError(f"input shape '{text}' has a non-positive size", "write it like 1,3,224,224")
+        raise CostModelError(f"input shape '{shown(text)}' has a non-positive size", hint)
+    if len(shape) > MAX_DIMS or max(shape) > MAX_DIM or math.prod(shape) > MAX_ELEMENTS:
+        raise CostModelError(f"input shape '{shown(text)}' is too large",
+                             f"use at most {MAX_DIMS} sizes of up to {MAX_DIM} and {MAX_ELEMENTS} elements in all")
     return shape
 
 
 def _key_values(pairs: list[str], hint: str) -> dict[str, str]:
+    if len(pairs) > MAX_PAIRS:
+        raise CostModelError(f"{len(pairs)} parameters given, more than {MAX_PAIRS}", hint)
     params: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise CostModelError(f"parameter '{pair}' is not key=value", hint)
+            raise CostModelError(f"parameter '{shown(pair)}' is not key=value", hint)
+        if len(pair) > MAX_TEXT or not pair.isprintable():
+            raise CostModelError(f"parameter '{shown(pair)}' is longer than {MAX_TEXT} characters or not printable",
+                                 hint)
         params[key.strip()] = value.strip()
     return params
 
@@ -50,9 +72,9 @@ def split_inline(spec: str) -> tuple[str, dict[str, str]]:
     form, so a name that a table or chart prints names the model again. A name without parentheses has none."""
     if "(" not in spec and ")" not in spec:
         return spec, {}
-    match = _INLINE.fullmatch(spec)
+    match = _INLINE.fullmatch(spec) if len(spec) <= MAX_PAIRS * MAX_TEXT else None
     if match is None:
-        raise CostModelError(f"model '{spec}' is not of the form arch(key=value, ...)", _INLINE_HINT)
+        raise CostModelError(f"model '{shown(spec)}' is not of the form arch(key=value, ...)", _INLINE_HINT)
     return match[1], _key_values([pair.strip() for pair in match[2].split(",") if pair.strip()], _INLINE_HINT)
 
 
