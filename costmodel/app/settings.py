@@ -26,7 +26,7 @@ class OperatorSettings:
     max_seconds: float = 120.0  # the most time a visitor may give one sandbox run, s
     max_memory_gib: float = 8.0  # the most memory a visitor may give one sandbox run, GiB
     sandbox_runs: int = 2  # sandbox runs at once; further visitors wait
-    max_upload_kib: int = 1024  # largest model file or device profile a visitor may upload, KiB
+    max_upload_kib: int = 1024  # largest model file a visitor may upload, KiB (profiles: 8 MiB, the loader's cap)
     cache_dir: str = str(Path.home() / ".cache" / "costmodel-app")  # the app's result cache
     cache_max_mib: int = 512  # the cache's size cap, MiB (oldest entries are pruned beyond it)
     warm_up: bool = True  # compute the slowest panels in the background when the first visitor arrives
