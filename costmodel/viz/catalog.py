@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from costmodel.studies import evaluate, guideline_sweeps, ranking, scaling, zoo_table
 from costmodel.viz import figures
+from costmodel.viz.labels import channels_label, device_label
 from costmodel.errors import CostModelError
 from costmodel.studies.evaluate import Settings
 from costmodel.studies.shufflenet_units import V1_GROUPS, UnitSpec, matched_v2
@@ -45,16 +46,29 @@ class Recipe:
 
 # ---------------------------------------------------------------- guidelines
 def guideline_choice(table: int, p: Mapping[str, Any]) -> object:
-    """The user's setting of guideline `table` from recipe/page parameters."""
-    return {1: lambda: p["ratio"], 2: lambda: p["g"], 3: lambda: p["structure"],
-            4: lambda: (p["relu"], p["shortcut"])}[table]()
+    """The user's setting of guideline `table` from recipe/page parameters; None when the user set none (then
+    nothing is marked "yours")."""
+    if table == 4:
+        relu, shortcut = p.get("relu"), p.get("shortcut")
+        return None if relu is None and shortcut is None else (relu is not False, shortcut is not False)
+    return p.get({1: "ratio", 2: "g", 3: "structure"}[table])
 
 
-def guideline_figure(table: int, frame: pd.DataFrame) -> go.Figure:
+def device_names(settings: Settings) -> dict[str, str]:
+    """Profile name -> the device's human name, for every device shown."""
+    return {evaluate.profile(d).name: device_label(evaluate.profile(d)) for d in settings.devices}
+
+
+def guideline_figure(table: int, frame: pd.DataFrame, names: Mapping[str, str] | None = None) -> go.Figure:
+    """The guideline chart with human names: devices by hardware, MAC lines by the column's channels."""
     g = guideline_sweeps.GUIDELINES[table]
     mac, speed = guideline_sweeps.chart_data(frame)
+    first_config = frame.drop_duplicates("column").set_index("column")["config"]
+    mac = mac.assign(config=[f"{channels_label(first_config[c])} ({c.split('_')[0].upper()} columns)"
+                             for c in mac["config"]])
+    speed = speed.assign(device=[(names or {}).get(d, d) for d in speed["device"]])
     yours = frame.loc[frame["yours"], "setting"]
-    return figures.guideline_chart(mac, speed, title=f"{g.key}: {g.title} (ShuffleNet V2 Table {g.table})",
+    return figures.guideline_chart(mac, speed, title=f"{g.key}: {g.title}", published=f"published (Table {g.table})",
                                    highlight=yours.iloc[0] if len(yours) else None)
 
 
@@ -62,7 +76,7 @@ def guideline_panel(table: int, level: int, settings: Settings, choice: object
                     ) -> tuple[pd.DataFrame, go.Figure]:
     """The sweep of guideline `table` and its figure, computed together so a page can cache both."""
     frame = guideline_sweeps.sweep(table, level, settings, choice)
-    return frame, guideline_figure(table, frame)
+    return frame, guideline_figure(table, frame, device_names(settings))
 
 
 def _guideline(table: int) -> Callable[[Settings, dict[str, Any]], go.Figure]:
@@ -84,10 +98,10 @@ def scaling_panel(bases: scaling.Bases, settings: Settings) -> ScalingPanel:
     """Everything of the scaling page that does not depend on the chosen phi."""
     sweep, variants = scaling.sweep(bases, settings), scaling.variants(settings)
     devices = [evaluate.profile(d).name for d in settings.devices]
-    curves = figures.scaling_curves(sweep, devices, marks=variants, title=(
-        f"EfficientNet scaling: compound (alpha={bases.alpha:g}, beta={bases.beta:g}, gamma={bases.gamma:g}) vs "
-        "one dimension at equal nominal FLOPs"))
-    pareto = figures.accuracy_latency(zoo_table.points(variants, settings),
+    curves = figures.scaling_curves(sweep, devices, marks=variants, device_names=device_names(settings), title=(
+        f"EfficientNet scaling: compound (alpha = {bases.alpha:g}, beta = {bases.beta:g}, gamma = {bases.gamma:g}) "
+        "vs one dimension at equal FLOPs"))
+    pareto = figures.accuracy_latency(_named(zoo_table.points(variants, settings), settings),
                                       title="EfficientNet B0-B7: published top-1 vs predicted latency")
     return ScalingPanel(sweep, variants, curves, pareto)
 
@@ -109,15 +123,24 @@ class ZooPanel:
     accuracy_latency: go.Figure
 
 
+def _named(points: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """`points` with the device column in human names (panel titles)."""
+    names = device_names(settings)
+    return points.assign(device=[names.get(d, d) for d in points["device"]])
+
+
 def zoo_panel(settings: Settings) -> ZooPanel:
     wide = zoo_table.table(settings)
     long = zoo_table.points(wide, settings)
-    return ZooPanel(wide, long, figures.flops_latency(long, title=ZOO_TITLE),
-                    figures.accuracy_latency(long, title=PARETO_TITLE))
+    shown = _named(long, settings)
+    return ZooPanel(wide, long, figures.flops_latency(shown, title=ZOO_TITLE),
+                    figures.accuracy_latency(shown, title=PARETO_TITLE))
 
 
-def ranking_figure(ranked: pd.DataFrame, target_ms: float, w: float) -> go.Figure:
-    return figures.ranking_bars(ranked, title=f"MnasNet reward ACC x (LAT / {target_ms:g} ms)^{w:g}")
+def ranking_figure(ranked: pd.DataFrame, target_ms: float, w: float,
+                   names: Mapping[str, str] | None = None) -> go.Figure:
+    shown = ranked.assign(device=[(names or {}).get(d, d) for d in ranked["device"]])
+    return figures.ranking_bars(shown, title=f"MnasNet reward ACC x (LAT / {target_ms:g} ms)^{w:g}")
 
 
 def _zoo(settings: Settings, p: dict[str, Any]) -> go.Figure:
@@ -129,7 +152,8 @@ def _pareto(settings: Settings, p: dict[str, Any]) -> go.Figure:
 
 
 def _ranking(settings: Settings, p: dict[str, Any]) -> go.Figure:
-    return ranking_figure(ranking.rank(zoo_panel(settings).long, p["target_ms"], p["w"]), p["target_ms"], p["w"])
+    return ranking_figure(ranking.rank(zoo_panel(settings).long, p["target_ms"], p["w"]), p["target_ms"], p["w"],
+                          device_names(settings))
 
 
 def block_units(p: Mapping[str, Any]) -> tuple[UnitSpec, UnitSpec]:
@@ -147,7 +171,7 @@ def _blocks(settings: Settings, p: dict[str, Any]) -> go.Figure:
 
 
 def _breakdown(settings: Settings, p: dict[str, Any]) -> go.Figure:
-    return figures.breakdown_bars(evaluate.breakdown(list(block_units(p)), settings),
+    return figures.breakdown_bars(_named(evaluate.breakdown(list(block_units(p)), settings), settings),
                                   title="Where the time goes (ShuffleNet V2 Figure 2 categories)")
 
 
@@ -166,15 +190,17 @@ _BASES = (Param("alpha", float, 1.2, "depth base", minimum=1.0, maximum=2.0),
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("g1", "G1: MAC and speed vs c1:c2 at fixed FLOPs (Table 1)",
-           (_LEVEL, Param("ratio", float, 3.0, "your c2/c1 ratio", minimum=1.0, maximum=64.0)), _guideline(1)),
+           (_LEVEL, Param("ratio", float, None, "your c2/c1 ratio (marked 'yours')", minimum=1.0, maximum=64.0)),
+           _guideline(1)),
     Recipe("g2", "G2: MAC and speed vs group count at fixed FLOPs (Table 2)",
-           (_LEVEL, Param("g", int, 16, "your group count", minimum=1, maximum=512)), _guideline(2)),
+           (_LEVEL, Param("g", int, None, "your group count (marked 'yours')", minimum=1, maximum=512)),
+           _guideline(2)),
     Recipe("g3", "G3: fragmented structures at equal FLOPs (Table 3)",
-           (_LEVEL, Param("structure", str, "1-fragment", "highlighted structure", choices=tuple(STRUCTURES))),
+           (_LEVEL, Param("structure", str, None, "highlighted structure", choices=tuple(STRUCTURES))),
            _guideline(3)),
     Recipe("g4", "G4: ReLU and shortcut removed from a bottleneck (Table 4)",
-           (_LEVEL, Param("relu", bool, True, "highlighted: with ReLU"),
-            Param("shortcut", bool, True, "highlighted: with shortcut")), _guideline(4)),
+           (_LEVEL, Param("relu", bool, None, "highlighted: with ReLU"),
+            Param("shortcut", bool, None, "highlighted: with shortcut")), _guideline(4)),
     Recipe("scaling", "EfficientNet: compound vs single-dimension scaling over phi, B0-B7 marked",
            (*_BASES, Param("phi", float, 1.0, "marked phi", minimum=0.0, maximum=scaling.PHI_MAX)), _scaling),
     Recipe("zoo", "Zoo models: FLOPs vs predicted latency per device", (), _zoo),

@@ -1,4 +1,5 @@
-"""Publication export: figures as SVG/PDF/PNG through kaleido + Chromium, tables as CSV and LaTeX (booktabs).
+"""Publication export: figures as SVG/PDF/PNG through kaleido + Chromium at a venue preset's size
+(costmodel/viz/styles.py), tables as CSV (full precision) and LaTeX (booktabs, numbers by costmodel/units.py).
 
 Why one long-lived kaleido server: each one-shot export starts a browser (~2 s); the server keeps one running
 (~0.1 s per image). Its queue is not safe for concurrent callers (Streamlit runs sessions in threads), so
@@ -14,14 +15,13 @@ import pandas as pd
 import plotly.graph_objects as go
 from choreographer.browsers.chromium import Chromium
 
+from costmodel import units
 from costmodel.errors import CostModelError
+from costmodel.viz import styles
+from costmodel.viz.tables import quantity_of
 
 MIME = {"svg": "image/svg+xml", "pdf": "application/pdf", "png": "image/png"}
 FIGURE_FORMATS = tuple(MIME)
-# One double-column paper figure: 720 x 432 px = 7.5 x 4.5 in at 96 px/in; PNG at 3x is ~290 dpi at that size.
-PAPER_SIZE = (720, 432)
-PNG_SCALE = 3
-PAPER_FONT = dict(family="Helvetica, Arial, sans-serif", size=13, color="black")
 
 _LOCK = threading.Lock()
 _server_started = False
@@ -29,22 +29,15 @@ _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 
 
-def paper_figure(fig: go.Figure, size: tuple[int, int] = PAPER_SIZE) -> go.Figure:
-    """A copy at a fixed size with print fonts on white: what goes into a paper, independent of the screen."""
-    out = go.Figure(fig)
-    width, height = fig.layout.width or size[0], fig.layout.height or size[1]
-    out.update_layout(width=width, height=height, font=PAPER_FONT, paper_bgcolor="white",
-                      plot_bgcolor="white", title_font_size=PAPER_FONT["size"] + 2)
-    return out
-
-
-def figure_bytes(fig: go.Figure, fmt: str, *, size: tuple[int, int] = PAPER_SIZE) -> bytes:
-    """Render `fig` as `fmt` (svg, pdf or png) for publication."""
+def figure_bytes(fig: go.Figure, fmt: str, *, style: str = styles.DEFAULT) -> bytes:
+    """Render `fig` as `fmt` (svg, pdf or png) laid out for venue preset `style`: a PDF page and an SVG are
+    the preset's size (fonts embedded, SVG text kept as text), a PNG is that size at the preset's dpi."""
     if fmt not in MIME:
         raise CostModelError(f"unknown figure format '{fmt}'", f"use one of {', '.join(FIGURE_FORMATS)}")
-    paper = paper_figure(fig, size)
+    preset = styles.preset(style)
+    paper = styles.apply(fig, preset)
     opts = dict(format=fmt, width=paper.layout.width, height=paper.layout.height,
-                scale=PNG_SCALE if fmt == "png" else 1)
+                scale=preset.dpi / styles.PX_PER_IN if fmt == "png" else 1)
     with _LOCK:
         _start_server()
         return kaleido.calc_fig_sync(paper.to_dict(), opts=opts)
@@ -75,14 +68,14 @@ def format_of(path: str | Path, fmt: str | None = None) -> str:
     return chosen
 
 
-def write_figure(fig: go.Figure, path: str | Path, fmt: str | None = None) -> Path:
+def write_figure(fig: go.Figure, path: str | Path, fmt: str | None = None, *, style: str = styles.DEFAULT) -> Path:
     path = Path(path)
-    path.write_bytes(figure_bytes(fig, format_of(path, fmt)))
+    path.write_bytes(figure_bytes(fig, format_of(path, fmt), style=style))
     return path
 
 
 def table_csv(table: pd.DataFrame) -> str:
-    """Full precision, header with units, no index: what a script reads back."""
+    """Full precision (not rounded by the display rule), header with units, no index: what a script reads back."""
     return table.to_csv(index=False)
 
 
@@ -90,22 +83,26 @@ def latex_escape(text: object) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
 
 
-def _latex_cell(value: object, digits: int) -> str:
-    if isinstance(value, bool) or value is None:
-        return latex_escape("" if value is None else value)
-    if isinstance(value, int):
-        return f"{value:,}".replace(",", "{,}")
-    if isinstance(value, float):
-        return "--" if pd.isna(value) else f"{value:.{digits}g}"
-    return latex_escape(value)
+def is_numeric(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
-def table_latex(table: pd.DataFrame, *, caption: str | None = None, label: str | None = None,
-                digits: int = 4) -> str:
-    """A booktabs table (\\toprule, \\midrule, \\bottomrule; needs \\usepackage{booktabs}); numbers right-aligned,
-    floats to `digits` significant digits, text escaped."""
-    align = "".join("r" if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype) else "l"
-                    for dtype in table.dtypes)
+def _latex_column(values: pd.Series, header: str) -> list[str]:
+    """One column's cells: numbers by their quantity's rule (costmodel/units.py; 4 significant digits when the
+    header names no known quantity), integers with thin-space thousands, missing as '--', text escaped."""
+    if not is_numeric(values):
+        return [latex_escape("" if v is None else v) for v in values]
+    quantity = quantity_of(header)
+    if quantity is None:
+        quantity = "count" if pd.api.types.is_integer_dtype(values) else "ratio"
+    return units.column(quantity, [float(v) for v in values], thousands="{,}")
+
+
+def table_latex(table: pd.DataFrame, *, caption: str | None = None, label: str | None = None) -> str:
+    """A booktabs table (\\toprule, \\midrule, \\bottomrule; needs \\usepackage{booktabs}); units in the
+    headers, numbers right-aligned with the same decimals per column (so decimal points align), text escaped."""
+    align = "".join("r" if is_numeric(table[c]) else "l" for c in table.columns)
+    cells = [_latex_column(table[c], str(c)) for c in table.columns]
     lines = [r"\begin{table}[t]", r"\centering"]
     if caption:
         lines.append(rf"\caption{{{latex_escape(caption)}}}")
@@ -113,12 +110,6 @@ def table_latex(table: pd.DataFrame, *, caption: str | None = None, label: str |
         lines.append(rf"\label{{{label}}}")
     lines += [rf"\begin{{tabular}}{{{align}}}", r"\toprule", " & ".join(map(latex_escape, table.columns)) + r" \\",
               r"\midrule"]
-    for row in table.itertuples(index=False):
-        lines.append(" & ".join(_latex_cell(_python(v), digits) for v in row) + r" \\")
+    lines += [" & ".join(row) + r" \\" for row in zip(*cells)]
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
     return "\n".join(lines)
-
-
-def _python(value: object) -> object:
-    """numpy scalars -> Python scalars, so int and float cells format as numbers."""
-    return value.item() if hasattr(value, "item") else value

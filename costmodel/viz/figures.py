@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from costmodel.engine.kinds import CATEGORIES
-from costmodel.units import bytes_, si
+from costmodel.units import HOVER, bytes_, ms as ms_text, si
 
 # Okabe-Ito based: distinguishable with colour-blindness and in greyscale print.
 KIND_COLORS = {
@@ -26,21 +26,50 @@ KIND_COLORS = {
 CATEGORY_COLORS = {"Conv": "#0072B2", "Elemwise": "#E69F00", "Data": "#D55E00", "Shuffle": "#CC79A7",
                    "Other": "#999999"}
 SERIES_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#882255")
+# A second channel for every series, so grayscale prints and colour-blind readers still tell them apart.
+SERIES_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "triangle-down", "cross", "star")
+SERIES_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+CATEGORY_PATTERNS = {"Conv": "", "Elemwise": "/", "Data": "x", "Shuffle": ".", "Other": "\\"}
 METHOD_COLORS = {"compound": "#000000", "width": "#0072B2", "depth": "#D55E00", "resolution": "#009E73"}
+METHOD_DASHES = {"compound": "solid", "width": "dash", "depth": "dot", "resolution": "dashdot"}
 FONT = dict(family="Helvetica, Arial, sans-serif", size=13)
-_AXIS = dict(showline=True, linecolor="black", ticks="outside", mirror=False, gridcolor="#E5E5E5", zeroline=False)
+_AXIS = dict(showline=True, linecolor="black", ticks="outside", mirror=False, gridcolor="#E5E5E5", zeroline=False,
+             exponentformat="SI")  # 10G, as costmodel.units.si writes it (not plotly's 10B)
 
 
 def color_of(index: int) -> str:
     return SERIES_COLORS[index % len(SERIES_COLORS)]
 
 
+def symbol_of(index: int) -> str:
+    return SERIES_SYMBOLS[index % len(SERIES_SYMBOLS)]
+
+
+def dash_of(index: int) -> str:
+    return SERIES_DASHES[index % len(SERIES_DASHES)]
+
+
+def caption(fig: go.Figure) -> str:
+    """What the figure's unlabelled marks mean (lines without a legend entry, outlines): its caption text."""
+    meta = fig.layout.meta
+    return meta.get("caption", "") if isinstance(meta, dict) else ""
+
+
+def _meta(fig: go.Figure, **values: object) -> go.Figure:
+    """Layout facts the venue presets (costmodel.viz.styles) and captions read: rows, aspect, caption."""
+    meta = dict(fig.layout.meta) if isinstance(fig.layout.meta, dict) else {}
+    return fig.update_layout(meta={**meta, **values})
+
+
 def style(fig: go.Figure, title: str | None = None, *, height: int | None = None, legend: bool = True) -> go.Figure:
     """The lab's look: white, thin black axes, light grid, title top left, legend along the bottom; the same
     on screen and on paper."""
+    panel_lines = max((a.text.count("<br>") + 1 for a in fig.layout.annotations if a.yanchor == "bottom"), default=0)
     fig.update_layout(
-        template="simple_white", font=FONT, title=dict(text=title, x=0.01, xanchor="left") if title else None,
-        margin=dict(l=60, r=20, t=70 if title else 40, b=40), showlegend=legend, height=height,
+        template="simple_white", font=FONT,
+        title=dict(text=title, x=0.01, xanchor="left", yref="container", y=0.99, yanchor="top") if title else None,
+        margin=dict(l=60, r=20, t=(36 if title else 12) + 18 * panel_lines, b=40), showlegend=legend,
+        height=height,
         legend=dict(orientation="h", yref="container", y=0.0, yanchor="bottom", xref="container", xanchor="left",
                     x=0.01, title_text="", traceorder="normal"),
         hoverlabel=dict(font_size=12),
@@ -95,11 +124,11 @@ def _node_hover(name: str, attrs: Mapping, ms: float | None) -> str:
     shapes_out = ", ".join("x".join(map(str, s)) for s in attrs.get("output_shapes", []))
     lines = [f"<b>{attrs.get('op', name)}</b> ({attrs.get('kind', '?')})", f"node: {name}",
              f"module: {attrs.get('module') or '-'}", f"in: {shapes_in or '-'}", f"out: {shapes_out or '-'}",
-             f"FLOPs: {si(attrs.get('flops', 0), 'MAdds')}",
+             f"FLOPs: {si(attrs.get('flops', 0), ' MAdds')}",
              f"MAC: {si(attrs.get('mac_elements', 0))} elements = {bytes_(attrs.get('mac_bytes', 0))}",
              f"params: {si(attrs.get('params', 0))}"]
     if ms is not None:
-        lines.append(f"predicted: {ms:.4g} ms")
+        lines.append(f"predicted: {ms_text(ms)}")
     return "<br>".join(lines)
 
 
@@ -128,7 +157,7 @@ def op_graphs(panels: Mapping[str, nx.DiGraph], *, times_ms: Mapping[str, Mappin
         for u, v in graph.edges:
             ex += [pos[u][0], pos[v][0], None]
             ey += [pos[u][1], pos[v][1], None]
-        fig.add_trace(go.Scatter(x=ex, y=ey, mode="lines", line=dict(color="#AAAAAA", width=1),
+        fig.add_trace(go.Scatter(x=ex, y=ey, mode="lines", line=dict(color="#AAAAAA", width=1), name="data edges",
                                  hoverinfo="skip", showlegend=False), row=1, col=col)
         by_kind: dict[str, list[str]] = {}
         for node, attrs in sorted(graph.nodes(data=True), key=lambda item: item[1].get("order", 0)):
@@ -140,18 +169,24 @@ def op_graphs(panels: Mapping[str, nx.DiGraph], *, times_ms: Mapping[str, Mappin
                 x=[pos[n][0] for n in nodes], y=[pos[n][1] for n in nodes], mode="markers+text",
                 text=[node_label(graph.nodes[n]) for n in nodes], textposition="middle right",
                 textfont=dict(size=10), name=kind.replace("_", " "), legendgroup=kind, showlegend=kind not in shown,
-                marker=dict(size=sizes, color=KIND_COLORS.get(kind, "#777777"), line=dict(color="black", width=0.7)),
+                marker=dict(size=sizes, color=KIND_COLORS.get(kind, "#777777"), line=dict(color="black", width=0.7),
+                            symbol=symbol_of(list(KIND_COLORS).index(kind) if kind in KIND_COLORS else 0)),
                 hovertext=[_node_hover(n, graph.nodes[n], ms.get(n)) for n in nodes], hoverinfo="text",
             ), row=1, col=col)
             shown.add(kind)
     style(fig, title, height=max(400, 110 + 44 * max((len(nx.dag_longest_path(g)) for g in panels.values()),
                                                       default=1)))
+    depth = 1
     for col, graph in enumerate(panels.values(), start=1):
-        xs = [x for x, _ in layered_positions(graph).values()] or [0.0]
+        positions = layered_positions(graph).values()
+        xs = [x for x, _ in positions] or [0.0]
+        depth = max(depth, 1 - min((y for _, y in positions), default=0))
         fig.update_xaxes(range=[min(xs) - 0.5, max(xs) + 1.3], row=1, col=col)  # room for the labels
     fig.update_xaxes(visible=False, showgrid=False)
-    fig.update_yaxes(visible=False, showgrid=False)
-    return fig
+    fig.update_yaxes(visible=False, showgrid=False, range=[-depth + 0.5, 0.5])
+    return _meta(fig, aspect=min(2.5, max(0.62, 0.15 * depth)),
+                 caption="Grey lines are the data edges between ops; marker area is proportional to "
+                         + ("predicted time" if size_by == "time" else "MAC bytes") + ".")
 
 
 # ---------------------------------------------------------------- time breakdown (ShuffleNet V2 Figure 2)
@@ -159,64 +194,74 @@ def breakdown_bars(breakdown: pd.DataFrame, *, title: str | None = None) -> go.F
     """`breakdown`: one row per model and device with columns model, device, batch and ms per category
     (Conv, Elemwise, Data, Shuffle, Other). Bars show each category's share of the predicted time, as
     ShuffleNet V2 Figure 2; hover and the right-hand labels give ms."""
-    labels = [f"{r.model}<br>{r.device}, batch {r.batch}" for r in breakdown.itertuples()]
     totals = breakdown[list(CATEGORIES)].sum(axis=1)
+    labels = [f"{r.model}<br>{r.device}, batch {r.batch}: {ms_text(t)}" for r, t in zip(breakdown.itertuples(), totals)]
     fig = go.Figure()
     for cat in CATEGORIES:
         share = 100 * breakdown[cat] / totals.where(totals > 0)
         fig.add_trace(go.Bar(
             y=labels, x=share, name=cat, orientation="h", marker_color=CATEGORY_COLORS[cat],
-            text=[f"{s:.0f}%" if s >= 6 else "" for s in share.fillna(0)], textposition="inside",
-            customdata=breakdown[cat], hovertemplate=f"{cat}: %{{x:.1f}}% = %{{customdata:.4g}} ms<extra></extra>"))
-    for label, total in zip(labels, totals):
-        fig.add_annotation(x=100, y=label, text=f" {total:.3g} ms", showarrow=False, xanchor="left")
+            marker_pattern=dict(shape=CATEGORY_PATTERNS[cat], fgcolor="black", fgopacity=0.5, size=6),
+            text=[f"{s:.0f}%" if s >= 15 else "" for s in share.fillna(0)], textposition="inside",
+            customdata=breakdown[cat],
+            hovertemplate=f"{cat}: %{{x:{HOVER['percent']}}}% = %{{customdata:{HOVER['ms']}}} ms<extra></extra>"))
     fig.update_layout(barmode="stack")
     style(fig, title, height=max(280, 130 + 56 * len(labels)))
     fig.update_xaxes(title="share of predicted time (%)", range=[0, 100])
     fig.update_yaxes(autorange="reversed")
-    fig.update_layout(margin_r=90)
-    return fig
+    return _meta(fig, aspect=min(1.2, 0.3 + 0.12 * len(labels)),
+                 caption="Each bar is one model on one device; its label gives the predicted total per batch.")
 
 
 # ---------------------------------------------------------------- guidelines G1-G4
 def guideline_chart(mac: pd.DataFrame, speed: pd.DataFrame, *, title: str | None = None,
-                    highlight: str | None = None) -> go.Figure:
+                    highlight: str | None = None, published: str = "published (paper)") -> go.Figure:
     """Left: MAC per setting, one line per channel configuration, with G1's lower bound dashed where the
     `lower_bound_bytes` column has it. Then one panel per device: predicted speed (bars) next to the published
-    measurement (black diamonds), in the device's unit.
+    measurement (black diamonds, legend entry `published`), in the device's unit.
 
-    `mac`: setting, config, mac_bytes[, lower_bound_bytes]; `speed`: setting, device, unit, batch, predicted,
-    published (NaN where the paper has none). `highlight` names a setting to outline (the user's)."""
+    `mac`: setting, config (a human label such as 'c = 128'), mac_bytes[, lower_bound_bytes]; `speed`: setting,
+    device (a human name), unit, batch, predicted, published (NaN where the paper has none). `highlight` names
+    a setting the user chose, outlined; None outlines nothing."""
     devices = list(dict.fromkeys(speed["device"]))
     titles = ["MAC (bytes)"] + [f"{d}<br>{_unit_at(speed[speed['device'] == d])}" for d in devices]
     fig = make_subplots(rows=1, cols=1 + len(devices), subplot_titles=titles, horizontal_spacing=0.07)
     for i, (config, rows) in enumerate(mac.groupby("config", sort=False)):
-        fig.add_trace(go.Scatter(x=rows["setting"], y=rows["mac_bytes"], name=f"MAC ({config})", mode="lines+markers",
-                                 marker=dict(color=color_of(i), size=[12 if s == highlight else 7 for s in rows["setting"]],
-                                             line=dict(color="black", width=1)), line=dict(color=color_of(i)),
-                                 hovertemplate="%{x}: %{y:.4s}B<extra>MAC " + config + "</extra>"), row=1, col=1)
+        fig.add_trace(go.Scatter(x=rows["setting"], y=rows["mac_bytes"], name=f"MAC, {config}", mode="lines+markers",
+                                 marker=dict(color=color_of(i), symbol=symbol_of(i),
+                                             size=[12 if s == highlight else 7 for s in rows["setting"]],
+                                             line=dict(color="black", width=1)),
+                                 line=dict(color=color_of(i), dash=dash_of(i)),
+                                 hovertemplate=f"%{{x}}: %{{y:{HOVER['mac']}}}B<extra>MAC, {config}</extra>"),
+                      row=1, col=1)
         if "lower_bound_bytes" in rows and rows["lower_bound_bytes"].notna().any():
             fig.add_trace(go.Scatter(x=rows["setting"], y=rows["lower_bound_bytes"], mode="lines",
-                                     name=f"G1 lower bound ({config})", line=dict(color=color_of(i), dash="dash"),
-                                     hovertemplate="%{x}: bound %{y:.4s}B<extra></extra>"), row=1, col=1)
+                                     name=f"G1 lower bound, {config}", line=dict(color=color_of(i), dash="dot", width=1),
+                                     hovertemplate=f"%{{x}}: bound %{{y:{HOVER['mac']}}}B<extra></extra>"),
+                          row=1, col=1)
     for col, device in enumerate(devices, start=2):
         rows = speed[speed["device"] == device]
         unit = rows["unit"].iloc[0]
-        fig.add_trace(go.Bar(x=rows["setting"], y=rows["predicted"], name="predicted", legendgroup="predicted",
-                             showlegend=col == 2, marker_color="#8C8C8C",
+        fig.add_trace(go.Bar(x=rows["setting"], y=rows["predicted"], name="predicted (model)",
+                             legendgroup="predicted", showlegend=col == 2, marker_color="#8C8C8C",
                              marker_line=_outline(rows["setting"], highlight),
-                             hovertemplate="%{x}: %{y:.4g} " + unit + "<extra>predicted</extra>"), row=1, col=col)
+                             hovertemplate=f"%{{x}}: %{{y:{HOVER['throughput']}}} {unit}<extra>predicted</extra>"),
+                      row=1, col=col)
         if rows["published"].notna().any():
-            fig.add_trace(go.Scatter(x=rows["setting"], y=rows["published"], mode="markers", name="published",
-                                     legendgroup="published", showlegend=col == 2,
+            fig.add_trace(go.Scatter(x=rows["setting"], y=rows["published"], mode="markers", name=published,
+                                     legendgroup="published", showlegend=True,
                                      marker=dict(symbol="diamond", size=10, color="black"),
-                                     hovertemplate="%{x}: %{y:.4g} " + unit + "<extra>published</extra>"),
+                                     hovertemplate=f"%{{x}}: %{{y:{HOVER['throughput']}}} {unit}<extra>published</extra>"),
                           row=1, col=col)
+    for trace in fig.data:  # one legend entry per group, wherever the group first appears
+        if trace.legendgroup == "published":
+            trace.showlegend = trace is next(t for t in fig.data if t.legendgroup == "published")
     style(fig, title, height=430)
     fig.update_xaxes(type="category", tickangle=-35)
     fig.update_yaxes(rangemode="tozero")
     fig.update_layout(margin_b=60)
-    return fig
+    note = " The outlined setting is yours." if highlight is not None else ""
+    return _meta(fig, caption="Bars: predicted speed; black diamonds: the paper's published speed." + note)
 
 
 def _unit_at(rows: pd.DataFrame) -> str:
@@ -232,34 +277,40 @@ SCALING_METRICS = {"flops": "FLOPs (MAdds)", "params": "params", "mac_bytes": "M
 
 
 def scaling_curves(sweep: pd.DataFrame, devices: Sequence[str], *, marks: pd.DataFrame | None = None,
-                   title: str | None = None) -> go.Figure:
+                   title: str | None = None, device_names: Mapping[str, str] | None = None) -> go.Figure:
     """Cost vs phi per scaling method (compound, width, depth, resolution), log y.
 
     `sweep`: method, phi, flops, params, mac_bytes and one `ms:<device>` column per device (ms at that
-    device's batch). `marks`: the official B0-B7 with the same columns plus name, drawn at phi = k (they are
-    close to, not on, the compound curve). `mark_x` adds the chosen phi."""
-    metrics = [*SCALING_METRICS.items(), *((f"ms:{d}", f"{d} latency (ms)") for d in devices)]
+    device's batch); `device_names` gives a panel title per device key. `marks`: the official B0-B7 with the
+    same columns, drawn at phi = k as open circles (they are close to, not on, the compound curve) and named
+    in the legend and hover rather than by labels that would collide. `mark_x` adds the chosen phi."""
+    names = device_names or {}
+    metrics = [*SCALING_METRICS.items(), *((f"ms:{d}", f"{names.get(d, d)} latency (ms)") for d in devices)]
     cols = 2 if len(metrics) <= 4 else 3
     rows = math.ceil(len(metrics) / cols)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[m[1] for m in metrics], vertical_spacing=0.14,
                         horizontal_spacing=0.08)
     for i, (column, _) in enumerate(metrics):
         r, c = divmod(i, cols)
-        for method, part in sweep.groupby("method", sort=False):
+        for j, (method, part) in enumerate(sweep.groupby("method", sort=False)):
             fig.add_trace(go.Scatter(
-                x=part["phi"], y=part[column], mode="lines+markers", name=f"{method} scaling", legendgroup=method,
-                showlegend=i == 0, line=dict(color=METHOD_COLORS.get(method, "#777777"),
-                                             dash="solid" if method == "compound" else "dot"),
-                marker=dict(size=4), hovertemplate="phi=%{x:.2f}: %{y:.4s}<extra>" + method + "</extra>"),
+                x=part["phi"], y=part[column], mode="lines", name=f"{method} scaling", legendgroup=method,
+                showlegend=i == 0, line=dict(color=METHOD_COLORS.get(method, color_of(j)),
+                                             dash=METHOD_DASHES.get(method, dash_of(j))),
+                hovertemplate="phi=%{x:.2f}: %{y:.3s}<extra>" + method + "</extra>"),
                 row=r + 1, col=c + 1)
         if marks is not None and len(marks):
-            fig.add_trace(go.Scatter(x=marks["phi"], y=marks[column], mode="markers+text", text=marks["name"],
-                                     textposition="top center", textfont_size=9, showlegend=i == 0,
-                                     name="official B0-B7", hovertemplate="%{text}: %{y:.4s}<extra></extra>",
-                                     marker=dict(symbol="circle-open", size=9, color="black")), row=r + 1, col=c + 1)
+            fig.add_trace(go.Scatter(x=marks["phi"], y=marks[column], mode="markers", text=marks["name"],
+                                     showlegend=i == 0, legendgroup="official",
+                                     name=f"official {marks['name'].iloc[0]}-{marks['name'].iloc[-1][-2:]} "
+                                          f"(at phi = {marks['phi'].min():g}-{marks['phi'].max():g})",
+                                     hovertemplate="%{text}: %{y:.3s}<extra></extra>",
+                                     marker=dict(symbol="circle-open", size=9, color="black", line_width=1.5)),
+                          row=r + 1, col=c + 1)
         fig.update_yaxes(type="log", dtick=1, row=r + 1, col=c + 1)
         fig.update_xaxes(title_text="phi" if r == rows - 1 else None, row=r + 1, col=c + 1)
-    return style(fig, title, height=300 * rows + 60)
+    style(fig, title, height=300 * rows + 60)
+    return _meta(fig, rows=rows, caption="Dashed vertical line: the chosen phi.")
 
 
 def mark_x(fig: go.Figure, x: float) -> go.Figure:
@@ -294,7 +345,8 @@ def _device_scatter(points: pd.DataFrame, x: str, y: str, hover: str) -> tuple[g
             part = rows[rows["family"] == family]
             fig.add_trace(go.Scatter(x=part[x], y=part[y], mode="markers", name=family, legendgroup=family,
                                      showlegend=col == 1, text=part["model"], hovertemplate=hover,
-                                     marker=dict(size=9, color=color_of(i), line=dict(color="black", width=0.5))),
+                                     marker=dict(size=9, color=color_of(i), symbol=symbol_of(i),
+                                                 line=dict(color="black", width=0.5))),
                           row=1, col=col)
     return fig, devices
 
@@ -307,7 +359,7 @@ def accuracy_latency(points: pd.DataFrame, *, title: str | None = None) -> go.Fi
     """Published top-1 vs predicted latency, one panel per device, Pareto front as a step line.
 
     `points`: model, family, device, batch, ms, top1 (%)."""
-    fig, devices = _device_scatter(points, "ms", "top1", "%{text}<br>%{x:.4g} ms, top-1 %{y:.1f}%<extra></extra>")
+    fig, devices = _device_scatter(points, "ms", "top1", f"%{{text}}<br>%{{x:{HOVER['ms']}}} ms, top-1 %{{y:.1f}}%<extra></extra>")
     for col, device in enumerate(devices, start=1):
         front = pareto_front(points[points["device"] == device], "ms", "top1")
         fig.add_trace(go.Scatter(x=front["ms"], y=front["top1"], mode="lines", line=dict(shape="hv", color="black",
@@ -323,7 +375,7 @@ def flops_latency(points: pd.DataFrame, *, title: str | None = None) -> go.Figur
     """"Same FLOPs, different speed": FLOPs vs predicted latency, one panel per device, colour by family.
 
     `points`: model, family, device, batch, flops, ms."""
-    fig, devices = _device_scatter(points, "flops", "ms", "%{text}<br>%{x:.4s} MAdds, %{y:.4g} ms<extra></extra>")
+    fig, devices = _device_scatter(points, "flops", "ms", f"%{{text}}<br>%{{x:{HOVER['flops']}}} MAdds, %{{y:{HOVER['ms']}}} ms<extra></extra>")
     for col, device in enumerate(devices, start=1):
         fig.update_xaxes(title_text="FLOPs (multiply-adds)", type="log", dtick=1, row=1, col=col)
         fig.update_yaxes(title_text=f"predicted latency (ms, batch {_batch(points, device)})", type="log", dtick=1,
@@ -338,9 +390,12 @@ def ranking_bars(ranking: pd.DataFrame, *, title: str | None = None) -> go.Figur
     for col, device in enumerate(devices, start=1):
         rows = ranking[ranking["device"] == device].sort_values("reward")
         fig.add_trace(go.Bar(x=rows["reward"], y=rows["model"], orientation="h", marker_color=color_of(col - 1),
-                             showlegend=False, hovertemplate="%{y}: %{x:.4f}<extra></extra>"), row=1, col=col)
+                             name="reward", showlegend=False, hovertemplate="%{y}: %{x:.3g}<extra></extra>"),
+                      row=1, col=col)
         fig.update_xaxes(title_text="reward ACC x (LAT/T)^w", row=1, col=col)
-    return style(fig, title, height=max(300, 80 + 24 * ranking["model"].nunique()))
+    style(fig, title, height=max(300, 80 + 24 * ranking["model"].nunique()))
+    return _meta(fig, aspect=min(1.4, 0.3 + 0.035 * ranking["model"].nunique()),
+                 caption="Bars: MnasNet reward per model (higher is better), one panel per device.")
 
 
 # ---------------------------------------------------------------- device profiles
@@ -356,11 +411,12 @@ def roofline(ceilings: pd.DataFrame, ops: pd.DataFrame, *, title: str | None = N
     xs = [low * (high / low) ** (i / 60) for i in range(61)]
     for i, roof in enumerate(ceilings.itertuples()):
         fig.add_trace(go.Scatter(x=xs, y=[min(roof.peak, roof.bandwidth * x) for x in xs], mode="lines",
-                                 name=f"roof: {roof.label}", line=dict(color=color_of(i), width=1.5),
+                                 name=f"roof: {roof.label}", line=dict(color=color_of(i), width=1.5, dash=dash_of(i)),
                                  hovertemplate="%{x:.3g} MAdds/B: %{y:.3s}MAdds/s<extra>" + roof.label + "</extra>"))
-    for kind, part in positive.groupby("kind", sort=False):
+    for i, (kind, part) in enumerate(positive.groupby("kind", sort=False)):
         fig.add_trace(go.Scatter(x=part["intensity"], y=part["achieved"], mode="markers", name=kind.replace("_", " "),
                                  text=part["name"], marker=dict(size=7, color=KIND_COLORS.get(kind, "#777777"),
+                                                                symbol=symbol_of(i),
                                                                 line=dict(color="black", width=0.4)),
                                  hovertemplate="%{text}<br>%{x:.3g} MAdds/B, %{y:.3s}MAdds/s<extra></extra>"))
     style(fig, title, height=460)
@@ -375,8 +431,9 @@ def fit_quality(points: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     fig = go.Figure()
     for i, (kind, part) in enumerate(points.groupby("kind", sort=False)):
         fig.add_trace(go.Scatter(x=part["measured_ms"], y=part["fitted_ms"], mode="markers", name=str(kind),
-                                 text=part["name"], marker=dict(size=7, color=KIND_COLORS.get(kind, color_of(i))),
-                                 hovertemplate="%{text}<br>measured %{x:.4g} ms, fitted %{y:.4g} ms<extra></extra>"))
+                                 text=part["name"], marker=dict(size=7, color=KIND_COLORS.get(kind, color_of(i)),
+                                                                symbol=symbol_of(i)),
+                                 hovertemplate=f"%{{text}}<br>measured %{{x:{HOVER['ms']}}} ms, fitted %{{y:{HOVER['ms']}}} ms<extra></extra>"))
     values = pd.concat([points["measured_ms"], points["fitted_ms"]])
     values = values[values > 0]
     if len(values):

@@ -1,0 +1,31 @@
+"""Human names for what figures and tables show: a device by its hardware ("GTX 1080 Ti (paper)"), a paper
+column by its channels ("c = 128, GPU"), never a profile key or an internal column name."""
+from __future__ import annotations
+
+import re
+
+from costmodel.latency.profiles import DeviceProfile
+from costmodel.studies.evaluate import profile
+
+_VENDOR = re.compile(r"^(NVIDIA|GeForce|Qualcomm|Intel|Apple)\s+")
+
+
+def device_label(device: DeviceProfile | str) -> str:
+    """The hardware in a few words plus where its numbers come from: '(paper)' for profiles calibrated to a
+    paper's tables, '(measured)' for profiles timed on the machine; details in brackets are dropped."""
+    device = profile(device) if isinstance(device, str) else device
+    name = re.sub(r"\s*\(.*\)\s*$", "", device.device)
+    while _VENDOR.match(name):
+        name = _VENDOR.sub("", name)
+    name = re.sub(r"(\d{3,4})\s?Ti\b", r"\1 Ti", name)
+    if device.threads and device.source.method != "calibrated":
+        name += f", {device.threads} thread{'s' if device.threads > 1 else ''}"
+    return f"{name} ({'paper' if device.source.method == 'calibrated' else device.source.method})"
+
+
+def channels_label(config: str) -> str:
+    """'c1=128, c2=128' or 'g=1, c=128' (a zoo config) -> 'c = 128': the channels a paper's column is named by
+    (ShuffleNet V2 Tables 1-4 use c1 = c2 = c in their first row)."""
+    values = dict(part.split("=", 1) for part in config.replace(" ", "").split(",") if "=" in part)
+    channels = values.get("c", values.get("c1"))
+    return f"c = {channels}" if channels else config

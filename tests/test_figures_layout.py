@@ -1,0 +1,258 @@
+"""Every figure at every venue preset: nothing clipped, nothing colliding, every mark explained, sizes exact.
+
+What is rendered (kaleido + Chromium, one persistent server, about 0.2 s an image): every figure builder x every
+preset as SVG, once per test session (module-scoped fixture), for the text-geometry checks; PNG and PDF for a
+representative subset (each preset once, each figure at least once) for the pixel-edge, size and font checks.
+The figures are drawn from small hand-written tables (no analysis), with names as long as the catalog's.
+"""
+from __future__ import annotations
+
+import io
+import math
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+
+import networkx as nx
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from costmodel.viz import export, figures, styles
+
+pytestmark = pytest.mark.skipif(export.browser_path() is None, reason="Chromium not installed (kaleido needs it)")
+DEVICES = ["AMD EPYC, 1 thread (measured)", "GTX 1080 Ti (paper)", "Snapdragon 810 (paper)"]
+GLYPH = 0.55  # estimated advance of one character in font sizes (Liberation fonts average about 0.5)
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _guideline() -> go.Figure:
+    settings = ["ReLU yes, shortcut yes", "ReLU yes, shortcut no", "ReLU no, shortcut yes", "ReLU no, shortcut no"]
+    mac = pd.DataFrame({"setting": settings * 2, "config": ["c = 32 (GPU columns)"] * 4 + ["c = 64 (CPU columns)"] * 4,
+                        "mac_bytes": [3.6e7, 2.4e7, 2.4e7, 1.2e7, 7e7, 5e7, 5e7, 3e7],
+                        "lower_bound_bytes": [3e7, 2e7, 2e7, 1e7, 6e7, 4e7, 4e7, 2e7]})
+    speed = pd.DataFrame([{"setting": s, "device": d, "unit": "batches/s" if "GTX" in d else "images/s",
+                           "batch": 1, "predicted": 100 + 10 * i, "published": 110 + 9 * i if "paper" in d else math.nan}
+                          for d in DEVICES for i, s in enumerate(settings)])
+    return figures.guideline_chart(mac, speed, title="G4: Element-wise operations are non-negligible",
+                                   highlight=settings[1], published="published (Table 4)")
+
+
+def _scaling() -> go.Figure:
+    keys = ["amd_epyc_1t", "gtx1080ti", "snapdragon810"]
+    rows = [{"method": m, "phi": phi / 2, "flops": 4e8 * 2 ** (phi / 2), "params": 5e6 * 1.4 ** (phi / 2),
+             "mac_bytes": 1e8 * 1.5 ** (phi / 2), **{f"ms:{k}": (j + 1) * 3 * 1.6 ** (phi / 2) for j, k in enumerate(keys)}}
+            for m in ("compound", "width", "depth", "resolution") for phi in range(15)]
+    sweep = pd.DataFrame(rows)
+    marks = sweep[(sweep["method"] == "compound") & (sweep["phi"] % 1 == 0)].assign(
+        name=[f"B{k}" for k in range(8)])
+    fig = figures.scaling_curves(sweep, keys, marks=marks, device_names=dict(zip(keys, DEVICES)),
+                                 title="EfficientNet scaling: compound (alpha = 1.2, beta = 1.1, gamma = 1.15) vs one "
+                                       "dimension at equal FLOPs")
+    return figures.mark_x(fig, 3.0)
+
+
+def _breakdown() -> go.Figure:
+    frame = pd.DataFrame([{"model": m, "device": d, "batch": 1, "ms": 1.0, "Conv": 0.7, "Elemwise": 0.1, "Data": 0.1,
+                           "Shuffle": 0.05, "Other": 0.05} for m in ("V1 unit (g=3, c=240, s=1)",
+                                                                      "V2 unit (c=138, split=0.5, s=1)") for d in DEVICES])
+    return figures.breakdown_bars(frame, title="Where the time goes (ShuffleNet V2 Figure 2 categories)")
+
+
+def _op_graphs() -> go.Figure:
+    def unit(branches: int) -> nx.DiGraph:
+        graph = nx.DiGraph()
+        graph.add_node("x", kind="view", op="input", order=0)
+        graph.add_node("cat", kind="data_movement", op="cat", mac_bytes=4e5, order=99)
+        for b in range(branches):
+            previous = "x"
+            for step, kind in enumerate(("conv", "depthwise_conv", "conv")):
+                name = f"b{b}s{step}"
+                graph.add_node(name, kind=kind, op="conv2d", mac_bytes=1e5 * (step + 1), flops=1e6,
+                               input_shapes=[(1, 32, 28, 28)], output_shapes=[(1, 32, 28, 28)], order=10 * b + step)
+                graph.add_edge(previous, name)
+                previous = name
+            graph.add_edge(previous, "cat")
+        return graph
+    return figures.op_graphs({"V1 unit (g=3, c=240, s=1)": unit(1), "V2 unit (c=138, split=0.5, s=1)": unit(2)},
+                             title="ShuffleNet V1 vs V2 unit: op graphs (node size = MAC bytes)")
+
+
+def _points() -> pd.DataFrame:
+    families = ["ShuffleNet V1", "ShuffleNet V2", "MobileNet V1", "MobileNet V2", "MnasNet", "EfficientNet", "ResNet"]
+    return pd.DataFrame([{"model": f"{f} {i}", "family": f, "device": d, "batch": 1, "ms": (j + 1) * (i + 1) * (k + 1),
+                          "top1": 60 + 2 * i + k, "flops": 1e8 * (i + 1) * (k + 1)}
+                         for j, d in enumerate(DEVICES) for k, f in enumerate(families) for i in range(3)])
+
+
+def _ranking() -> go.Figure:
+    frame = pd.DataFrame([{"device": d, "model": f"mobilenet_v2(width={w})", "reward": 0.5 + w / 10}
+                          for d in DEVICES for w in (0.5, 0.75, 1.0, 1.4)])
+    return figures.ranking_bars(frame, title="MnasNet reward ACC x (LAT / 80 ms)^-0.07")
+
+
+def _roofline() -> go.Figure:
+    ceilings = pd.DataFrame({"label": ["conv", "depthwise conv"], "peak": [1e11, 2e10], "bandwidth": [1e10, 1e10]})
+    ops = pd.DataFrame({"name": ["a", "b", "c"], "kind": ["conv", "depthwise_conv", "elementwise"],
+                        "intensity": [10.0, 1.0, 0.1], "achieved": [5e10, 5e9, 5e8]})
+    return figures.roofline(ceilings, ops, title="GTX 1080 Ti (paper): roofline with the predicted ops")
+
+
+def _fit_quality() -> go.Figure:
+    points = pd.DataFrame({"name": list("abcd"), "kind": ["conv", "conv", "elementwise", "pooling"],
+                           "measured_ms": [0.1, 1.0, 0.05, 0.2], "fitted_ms": [0.12, 0.9, 0.06, 0.25]})
+    return figures.fit_quality(points, title="AMD EPYC, 1 thread (measured): measured vs fitted (4.2% median error)")
+
+
+BUILDERS = {"guideline": _guideline, "scaling": _scaling, "breakdown": _breakdown, "op_graphs": _op_graphs,
+            "accuracy_latency": lambda: figures.accuracy_latency(_points(), title="Published top-1 vs predicted latency"),
+            "flops_latency": lambda: figures.flops_latency(_points(), title="Same FLOPs, different speed"),
+            "ranking": _ranking, "roofline": _roofline, "fit_quality": _fit_quality}
+CASES = [(f, p) for f in BUILDERS for p in styles.PRESETS]
+# PNG/PDF subset: every preset once, every figure at least once
+RASTER = [(list(BUILDERS)[i % len(BUILDERS)], p) for i, p in enumerate(styles.PRESETS)]
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, go.Figure]:
+    return {name: build() for name, build in BUILDERS.items()}
+
+
+@pytest.fixture(scope="module")
+def svgs(built: dict[str, go.Figure]) -> dict[tuple[str, str], ET.Element]:
+    return {(f, p): ET.fromstring(export.figure_bytes(built[f], "svg", style=p)) for f, p in CASES}
+
+
+@pytest.fixture(scope="module")
+def rasters(built: dict[str, go.Figure]) -> dict[tuple[str, str, str], bytes]:
+    return {(f, p, fmt): export.figure_bytes(built[f], fmt, style=p) for f, p in RASTER for fmt in ("png", "pdf")}
+
+
+# ---------------------------------------------------------------- SVG text geometry
+def _translate(transform: str | None) -> tuple[float, float]:
+    x = y = 0.0
+    for a, b in re.findall(r"translate\(\s*([-\d.e]+)[,\s]*([-\d.e]*)\s*\)", transform or ""):
+        x, y = x + float(a), y + float(b or 0)
+    return x, y
+
+
+def _em(value: str | None, size: float) -> float:
+    if not value:
+        return 0.0
+    return float(value[:-2]) * size if value.endswith("em") else float(value)
+
+
+def text_boxes(root: ET.Element) -> list[tuple[tuple[float, float, float, float], str, str]]:
+    """(box x0, y0, x1, y1; class; text) of every visible text line, at its estimated size (characters x font
+    size x GLYPH wide, one font size high); rotated text by its rotated corners' bounding box."""
+    out = []
+
+    def walk(node: ET.Element, dx: float, dy: float, group: str) -> None:
+        tx, ty = _translate(node.get("transform"))
+        dx, dy = dx + tx, dy + ty
+        group = node.get("class") or group
+        if node.tag == f"{SVG}text":
+            size = float(re.search(r"font-size:\s*([\d.]+)px", node.get("style", "")).group(1))
+            anchor = node.get("text-anchor", "start")
+            rotate = re.search(r"rotate\(([-\d.]+),([-\d.]+),([-\d.]+)\)", node.get("transform") or "")
+            lines = node.findall(f"{SVG}tspan[@class='line']") or [node]
+            for line in lines:
+                text = "".join(line.itertext()) if line is not node else "".join(node.itertext())
+                if not text.strip():
+                    continue
+                x = float(line.get("x", node.get("x", 0)))
+                y = float(line.get("y", node.get("y", 0))) + _em(line.get("dy") if line is not node else node.get("dy"),
+                                                                  size)
+                width = len(text) * GLYPH * size
+                x0 = {"start": x, "middle": x - width / 2, "end": x - width}[anchor]
+                corners = [(x0, y - 0.8 * size), (x0 + width, y - 0.8 * size), (x0, y + 0.25 * size),
+                           (x0 + width, y + 0.25 * size)]
+                if rotate:
+                    angle, cx, cy = (float(v) for v in rotate.groups())
+                    c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+                    corners = [(cx + (px - cx) * c - (py - cy) * s, cy + (px - cx) * s + (py - cy) * c)
+                               for px, py in corners]
+                xs, ys = [p[0] + dx for p in corners], [p[1] + dy for p in corners]
+                out.append(((min(xs), min(ys), max(xs), max(ys)), node.get("class") or group, text))
+            return
+        for child in node:
+            walk(child, dx, dy, group)
+
+    walk(root, 0.0, 0.0, "")
+    return out
+
+
+def _overlap(a: tuple, b: tuple) -> float:
+    """Overlap area as a share of the smaller box."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return max(0.0, w) * max(0.0, h) / smaller if smaller > 0 else 0.0
+
+
+@pytest.mark.parametrize("figure,style", CASES)
+def test_svg_is_the_preset_size_and_every_text_lies_inside(svgs: dict, figure: str, style: str) -> None:
+    root = svgs[figure, style]
+    width, height = float(root.get("width")), float(root.get("height"))
+    assert width == styles.PRESETS[style].width and height >= 0.3 * width
+    boxes = text_boxes(root)
+    assert boxes, "the SVG keeps its text as text"
+    for (x0, y0, x1, y1), cls, text in boxes:
+        assert x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height, f"{cls} '{text}' leaves the canvas"
+
+
+@pytest.mark.parametrize("figure,style", CASES)
+def test_svg_texts_do_not_collide(svgs: dict, figure: str, style: str) -> None:
+    """Titles, panel titles, axis titles, legend entries, marker labels and tick labels: no two estimated boxes
+    overlap by more than 5% of the smaller (tick labels of one axis are plotly's to space)."""
+    boxes = text_boxes(svgs[figure, style])
+    for i, (a, cls_a, text_a) in enumerate(boxes):
+        for b, cls_b, text_b in boxes[i + 1:]:
+            if "tick" in cls_a and cls_a == cls_b:
+                continue
+            assert _overlap(a, b) <= 0.05, f"{cls_a} '{text_a}' collides with {cls_b} '{text_b}'"
+
+
+@pytest.mark.parametrize("figure", BUILDERS)
+def test_every_trace_shown_has_a_legend_entry_or_is_named_in_the_caption(built: dict, figure: str) -> None:
+    fig = styles.apply(built[figure], "cvpr-single")
+    legend = {t.legendgroup or t.name for t in fig.data if t.showlegend is not False and t.name}
+    for trace in fig.data:
+        if trace.visible is False:
+            continue
+        named = trace.showlegend is not False and trace.name or (trace.legendgroup in legend and trace.legendgroup)
+        assert named or (trace.name and trace.name in figures.caption(fig)) or (
+            fig.layout.showlegend is False and trace.name and trace.name in figures.caption(fig)), \
+            f"{figure}: a {trace.type} trace is neither in the legend nor in the caption"
+
+
+# ---------------------------------------------------------------- PNG and PDF
+@pytest.mark.parametrize("figure,style", RASTER)
+def test_png_has_the_preset_size_at_its_dpi_and_nothing_touches_the_edge(rasters: dict, built: dict, figure: str,
+                                                                          style: str) -> None:
+    from PIL import Image  # pillow comes with streamlit
+    image = Image.open(io.BytesIO(rasters[figure, style, "png"])).convert("RGB")
+    preset = styles.PRESETS[style]
+    laid_out = styles.apply(built[figure], style).layout
+    assert image.width == pytest.approx(preset.width * preset.dpi / 96, abs=1)
+    assert image.height == pytest.approx(laid_out.height * preset.dpi / 96, abs=1)
+    w, h = image.size
+    edge = [image.getpixel((x, y)) for x in range(w) for y in (0, h - 1)]
+    edge += [image.getpixel((x, y)) for y in range(h) for x in (0, w - 1)]
+    assert all(pixel == (255, 255, 255) for pixel in edge), "something is drawn on the outermost pixels"
+
+
+@pytest.mark.skipif(shutil.which("pdffonts") is None, reason="poppler-utils (pdffonts, pdfinfo) not installed")
+@pytest.mark.parametrize("figure,style", RASTER)
+def test_pdf_embeds_its_fonts_and_has_the_preset_page_size(rasters: dict, built: dict, figure: str, style: str,
+                                                             tmp_path) -> None:
+    path = tmp_path / "figure.pdf"
+    path.write_bytes(rasters[figure, style, "pdf"])
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout.splitlines()[2:]
+    assert fonts and all(line.split()[-5] == "yes" for line in fonts), fonts
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    page_w, page_h = (float(v) for v in re.search(r"Page size:\s+([\d.]+) x ([\d.]+) pts", info).groups())
+    preset = styles.PRESETS[style]
+    assert page_w == pytest.approx(preset.width_in * 72, abs=1)
+    assert page_h == pytest.approx(styles.apply(built[figure], style).layout.height * 0.75, abs=1)
