@@ -13,7 +13,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from costmodel.errors import CostModelError
-from costmodel.latency.kernels import COMPUTE_CLASSES, GROUPED_CLASSES, KERNEL_CLASSES
+from costmodel.latency.kernels import COMPUTE_CLASSES, DONORS, GROUPED_CLASSES, KERNEL_CLASSES
 from costmodel.latency.model import ClassArrays, Features, samples_frame
 from costmodel.latency.profiles import FitQuality, LatencyModel, Measurement
 
@@ -22,14 +22,6 @@ ORDER_WEIGHT = 3.0  # within a group, predicting a faster measurement slower cos
 LANE_CHOICES = (1, 4, 8, 16, 32)  # fp32 channels per vector: scalar, NEON/SSE, AVX2, AVX-512, a GPU warp
 _FLOOR = 1e-3  # smallest value of a parameter whose prior is 0 (log space needs a positive start)
 _RANGE = 1e4  # a parameter may move by at most this factor from its prior
-# Where an unmeasured class takes its parameters from: the first fitted class in its list.
-DONORS = {
-    "conv1x1": ("conv", "group_conv", "linear"), "conv": ("conv1x1", "group_conv"),
-    "group_conv": ("conv1x1", "conv"), "depthwise_conv": ("conv", "conv1x1"), "linear": ("conv1x1", "conv"),
-    **{c: ("elementwise", "activation", "concat", "shuffle")
-       for c in ("max_pool", "avg_pool", "reduction", "elementwise", "activation", "split", "shuffle", "other")},
-    "concat": ("data_movement", "shuffle", "elementwise"), "data_movement": ("concat", "shuffle", "elementwise"),
-}
 _SIZE_FIELDS = ("half_pixels", "half_reduction", "half_outputs")
 
 

@@ -1,12 +1,13 @@
 """Kernel classes: which ops share one set of latency-model parameters, and the shape features of an op.
 
 An op kind (costmodel.engine.kinds) says what an op does to memory and compute; a kernel class says which library
-kernel runs it, because that is what its speed depends on. Dense 1x1 and kxk convs run different kernels
-(a plain GEMM vs. im2col or direct convolution) on every library we measured; transcendental activations
-(sigmoid, SiLU, ...) cost more per element than ReLU or an add; max pooling is far slower than average
-pooling on CPUs, and global pooling is a reduction; a channel split of a contiguous tensor is a
-view in PyTorch but a copy in other frameworks. Each class gets its own fitted parameters, so a profile
-learns those differences from measurements instead of assuming them.
+kernel runs it, because that is what its speed depends on. The class comes from the op table's kernel-class
+hint (costmodel.engine.ops): dense 1x1 and kxk convs run different kernels (a plain GEMM vs. im2col or direct
+convolution); transcendental activations (sigmoid, SiLU, ...) cost more per element than ReLU or an add; max
+pooling is far slower than average pooling on CPUs, and global pooling is a reduction; a channel split of a
+contiguous tensor is a view in PyTorch but a copy in other frameworks. Attention (SDPA) runs as batched
+matrix products and shares the linear class. Each class gets its own fitted parameters, so a profile learns
+those differences from measurements instead of assuming them.
 """
 from __future__ import annotations
 
@@ -15,81 +16,81 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from costmodel.engine.kinds import OpKind
+from costmodel.engine.ops import BY_NAME
 
 KERNEL_CLASSES = (
     "conv1x1", "conv", "group_conv", "depthwise_conv", "linear", "max_pool", "avg_pool", "reduction",
     "elementwise", "activation", "split", "concat", "data_movement", "shuffle", "other",
 )
-# Classes whose time has an arithmetic term (multiply-adds) besides memory traffic and overhead.
-COMPUTE_CLASSES = frozenset({"conv1x1", "conv", "group_conv", "depthwise_conv", "linear"})
+# Classes whose time has an arithmetic term (multiply-adds, or window reads for pooling) besides memory traffic.
+COMPUTE_CLASSES = frozenset({"conv1x1", "conv", "group_conv", "depthwise_conv", "linear", "max_pool", "avg_pool"})
 # Classes that vectorise over input and output channels (a depthwise conv vectorises over channels alone).
 LANE_CLASSES = frozenset({"conv1x1", "conv", "group_conv", "linear"})
-# Classes whose kernels are split into one GEMM per group (the per-group cost term applies).
-GROUPED_CLASSES = frozenset({"group_conv"})
-
-_TRANSCENDENTAL = frozenset({"sigmoid", "silu", "gelu", "tanh", "elu", "exp", "softmax", "layer_norm"})
-# Window pooling reads every input several times; global (adaptive) pooling is a reduction over H x W.
-_WINDOW_POOLS = frozenset({"max_pool", "avg_pool"})
-_BY_KIND = {
-    OpKind.GROUP_CONV: "group_conv", OpKind.DEPTHWISE_CONV: "depthwise_conv", OpKind.LINEAR: "linear",
-    OpKind.REDUCTION: "reduction", OpKind.SHUFFLE: "shuffle",
+# Classes with a cost per extra part: one GEMM per group of a group conv, one copy per input of a concat.
+GROUPED_CLASSES = frozenset({"group_conv", "concat"})
+# Op-table hints that run on another class's kernels.
+_SHARED = {"attention": "linear"}
+# Where an unmeasured or missing class takes its parameters from: the first available class in its list.
+DONORS = {
+    "conv1x1": ("conv", "group_conv", "linear"), "conv": ("conv1x1", "group_conv"),
+    "group_conv": ("conv1x1", "conv"), "depthwise_conv": ("conv", "conv1x1"), "linear": ("conv1x1", "conv"),
+    **{c: ("elementwise", "activation", "concat", "shuffle")
+       for c in ("max_pool", "avg_pool", "reduction", "elementwise", "activation", "split", "shuffle", "other")},
+    "concat": ("data_movement", "shuffle", "elementwise"), "data_movement": ("concat", "shuffle", "elementwise"),
 }
 
 
 def kernel_class(kind: str, op: str, reduction: int, in_channels: int) -> str:
-    """The kernel class of an op from its kind, canonical op name and conv geometry."""
+    """The kernel class of an op: the op table's hint; a dense conv is 1x1 exactly when each output needs
+    C_in multiply-adds (reduction = C_in * k*k)."""
     kind_ = OpKind(kind)
     if kind_ is OpKind.CONV:
         return "conv1x1" if reduction == in_channels else "conv"
-    if kind_ is OpKind.ELEMENTWISE:
-        return "activation" if op in _TRANSCENDENTAL else "elementwise"
-    if kind_ is OpKind.POOLING:
-        return op if op in _WINDOW_POOLS else "reduction"
-    if kind_ is OpKind.DATA_MOVEMENT:
-        return {"split": "split", "slice": "split", "cat": "concat"}.get(op, "data_movement")
-    return _BY_KIND.get(kind_, "other")
+    if kind_ in (OpKind.GROUP_CONV, OpKind.DEPTHWISE_CONV):
+        return kind_.value
+    spec = BY_NAME.get(op)
+    hint = spec.hint if spec is not None else "other"
+    return _SHARED.get(hint, hint)
 
 
 @dataclass(frozen=True)
 class Geometry:
     """What a kernel's efficiency depends on, GEMM-style: `pixels` output positions (batch included),
-    `reduction` multiply-adds per output element, `outputs` output channels per group, `groups`."""
+    `reduction` multiply-adds (or window reads) per output element, `outputs` output channels per group,
+    `groups` (inputs, for a concat), `work` the multiply-adds or window reads, `kernel` and `stride` the
+    window's largest side and step (1 where there is no window)."""
 
     pixels: int
     reduction: int
     outputs: int
     groups: int
+    work: int
+    kernel: int
+    stride: int
 
 
-def _numel(shape: Sequence[int]) -> int:
-    return math.prod(shape)
+def _largest(value: object) -> int:
+    """The largest entry of an attribute tuple (kernel_size, stride), 1 where it does not apply."""
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value):
+        return max(int(v) for v in value)
+    return int(value) if isinstance(value, (int, float)) and value == value else 1
 
 
-def _groups(kind: OpKind, in_channels: int, reduction: int) -> int:
-    """Group count of a conv from C_in and K = C_in/g * k*k. For a group conv the kernel size is not in the
-    op graph; the smallest odd k that gives an integer g with 1 < g < C_in is taken (1x1 in every zoo net)."""
-    if kind is OpKind.DEPTHWISE_CONV:
-        return in_channels
-    if kind is not OpKind.GROUP_CONV:
-        return 1
-    for k in (1, 3, 5, 7):
-        groups, rest = divmod(in_channels * k * k, reduction)
-        if not rest and 1 < groups < in_channels:
-            return groups
-    return max(2, round(in_channels / reduction))
-
-
-def geometry(kind: str, flops: int, input_shapes: Sequence[Sequence[int]],
-             output_shapes: Sequence[Sequence[int]]) -> Geometry:
-    """The GEMM view of an op from the op graph's shapes and FLOPs (multiply-adds)."""
+def geometry(kind: str, flops: int, input_shapes: Sequence[Sequence[int]], output_shapes: Sequence[Sequence[int]],
+             *, groups: int | None = None, kernel_size: object = None, stride: object = None) -> Geometry:
+    """The GEMM view of an op from its shapes, FLOPs (multiply-adds) and the op graph's exact attributes
+    (groups, kernel_size, stride: costmodel.engine.attrs). A concat's `groups` is its number of inputs."""
     kind_ = OpKind(kind)
-    out = tuple(output_shapes[0]) if output_shapes else (1,)
-    first_in = tuple(input_shapes[0]) if input_shapes else out
-    out_elements = max(1, _numel(out))
+    out = tuple(output_shapes[0]) if len(output_shapes) else (1,)
+    out_elements = max(1, math.prod(out))
+    kernel, step = _largest(kernel_size), _largest(stride)
     if kind_ in (OpKind.CONV, OpKind.GROUP_CONV, OpKind.DEPTHWISE_CONV, OpKind.LINEAR):
-        channel_axis = -1 if kind_ is OpKind.LINEAR else 1
-        c_in, c_out = first_in[channel_axis], out[channel_axis]
-        reduction = max(1, flops // out_elements)
-        groups = _groups(kind_, c_in, reduction)
-        return Geometry(out_elements // c_out, reduction, max(1, c_out // groups), groups)
-    return Geometry(out_elements, 1, 1, 1)
+        c_out = out[-1 if kind_ is OpKind.LINEAR else 1] if len(out) > 1 else out[0]
+        g = int(groups) if groups and kind_ is not OpKind.LINEAR else 1
+        return Geometry(out_elements // c_out, max(1, flops // out_elements), max(1, c_out // g), g, flops,
+                        kernel, step)
+    if kind_ is OpKind.POOLING and kernel_size is not None:
+        window = math.prod(int(k) for k in kernel_size) if isinstance(kernel_size, Sequence) else kernel * kernel
+        return Geometry(out_elements, window, 1, 1, out_elements * window, kernel, step)
+    parts = len(input_shapes) if kind_ is OpKind.DATA_MOVEMENT else 1
+    return Geometry(out_elements, 1, 1, max(1, parts), 0, kernel, step)
