@@ -201,17 +201,17 @@ class WithUnknownOps(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, 4, 1, bias=False)
-        self.rnn = nn.GRU(4, 4)
+        self.pair = nn.Bilinear(4, 4, 4)
 
     def forward(self, x):
-        y = torch.cumsum(self.conv(x), dim=1)
-        return self.rnn(y.flatten(2).permute(2, 0, 1))[0]
+        y = torch.cumsum(self.conv(x), dim=1).flatten(2).permute(0, 2, 1)
+        return self.pair(y, y)
 
 
 def test_unknown_ops_are_listed_and_mark_totals_partial():
     report = costmodel.analyze(WithUnknownOps(), (1, 3, 4, 4))
     assert report.summary["status"] == "partial"
-    assert report.summary["unknown_ops"] == ["cumsum", "nn.GRU"]
+    assert report.summary["unknown_ops"] == ["cumsum", "nn.Bilinear"]
     assert report.summary["flops"] == 16 * 3 * 4  # the known conv is still counted
     assert set(report.ops.loc[report.ops["status"] == "unknown", "kind"]) == {"unknown"}
     assert report.summary["params"] == sum(p.numel() for p in WithUnknownOps().parameters())

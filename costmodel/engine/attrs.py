@@ -145,3 +145,21 @@ def added_term_attrs(ctx: CallContext) -> dict[str, object]:
 def cast_attrs(ctx: CallContext) -> dict[str, object]:
     """Whether a .to()/.type()/.float() changes the dtype (then it is a copy; otherwise free)."""
     return {"converts": bool(ctx.in_dtypes) and ctx.out_dtype != ctx.in_dtypes[0]}
+
+
+def index_attrs(ctx: CallContext) -> dict[str, object]:
+    """Elements of the integer/bool index tensors among the arguments (the source's elements are not read)."""
+    def leaves(value: Any) -> list[Any]:
+        if isinstance(value, (list, tuple)):
+            return [leaf for item in value for leaf in leaves(item)]
+        return [value] if hasattr(value, "dtype") and not value.dtype.is_floating_point else []
+
+    return {"index_elements": sum(int(t.numel()) for t in leaves(list(ctx.args) + list(ctx.kwargs.values())))}
+
+
+def recurrent_attrs(ctx: CallContext) -> dict[str, object]:
+    """An LSTM/GRU/RNN module's sizes; `gates` is the number of hidden-size matrix products per step."""
+    m = ctx.module
+    gates = 4 if isinstance(m, nn.LSTM) else 3 if isinstance(m, nn.GRU) else 1
+    return {"in_features": m.input_size, "out_features": m.hidden_size, "num_layers": m.num_layers,
+            "directions": 2 if m.bidirectional else 1, "gates": gates}

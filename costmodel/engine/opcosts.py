@@ -162,6 +162,17 @@ def multihead_attention_cost(op: OpCall) -> OpCost:
     return OpCost(projections + attention + out_proj, mac, extra={"mac_unfused": mac + 4 * scores})
 
 
+def recurrent_cost(op: OpCall) -> OpCost:
+    """LSTM/GRU/RNN: per token, layer and direction, `gates` products of the hidden size with the layer's input
+    and with the previous hidden state; the gate nonlinearities are not counted (as for a conv's activation)."""
+    a = op.attrs
+    hidden, directions, gates = int(a["out_features"]), int(a["directions"]), int(a["gates"])
+    tokens = numel(op.inputs[0][:-1])
+    flops = sum(tokens * directions * gates * hidden * ((int(a["in_features"]) if layer == 0 else hidden * directions)
+                                                        + hidden) for layer in range(int(a["num_layers"])))
+    return OpCost(flops, io_elements(op))
+
+
 def elementwise_cost(op: OpCall) -> OpCost:
     """Activations, arithmetic, unfused normalisation: one pass over the output, reads of every input."""
     return OpCost(mac=io_elements(op), elementwise=numel(op.outputs[0]))
@@ -174,10 +185,9 @@ def io_cost(op: OpCall) -> OpCost:
 
 def gather_cost(op: OpCall) -> OpCost:
     """index / gather / index_select / embedding lookup: reads the selected elements (as many as it writes)
-    and the indices, writes the output; the rest of the source is never touched."""
+    and the indices (attribute `index_elements`), writes the output; the rest of the source is never touched."""
     out = sum(map(numel, op.outputs))
-    indices = sum(map(numel, op.inputs[1:]))
-    return OpCost(mac=2 * out + indices)
+    return OpCost(mac=2 * out + int(op.attrs.get("index_elements", 0)))
 
 
 def cast_cost(op: OpCall) -> OpCost:

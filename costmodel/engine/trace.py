@@ -147,7 +147,7 @@ def _opaque_functions(traced: TracedGraph) -> list[str]:
     and that the op table does not know: torch.export sees through them into ATen ops it can cost."""
     return [node.name for node in traced.graph.nodes if node.op == "call_function"
             and isinstance(node.target, types.FunctionType)
-            and not str(node.target.__module__).startswith(("torch.", "_operator"))
+            and str(node.target.__module__).split(".")[0] not in ("torch", "_operator")
             and function_spec(raw_function_name(node.target)) is None]
 
 
