@@ -51,16 +51,27 @@ def test_scaled_dot_product_attention_fused_and_unfused_mac():
 
 
 @pytest.mark.parametrize("batch_first", [False, True])
-def test_multihead_attention_is_its_projections_attention_and_output_projection(batch_first):
+def test_self_attention_module_runs_as_projection_attention_and_output_projection(batch_first):
     n, length, e, heads = 2, 7, 16, 4
     mha = nn.MultiheadAttention(e, heads, batch_first=batch_first)
     model = Lambda(lambda x: mha(x, x, x, need_weights=False)[0])
     model.mha = mha
     shape = (n, length, e) if batch_first else (length, n, e)
-    op = only(ops_of(model, shape), "multihead_attention")
+    report = ops_of(model, shape)
     tokens = n * length
-    assert op.flops == 3 * tokens * e * e + 2 * n * length * length * e + tokens * e * e
-    assert op.params == 4 * e * e + 4 * e
+    assert list(report.ops["op"]) == ["linear", "scaled_dot_product_attention", "linear"]
+    assert list(report.ops["flops"]) == [3 * tokens * e * e, 2 * n * length * length * e, tokens * e * e]
+    assert list(report.ops["params"]) == [3 * e * e + 3 * e, 0, e * e + e]
+    assert report.blocks["kernels"].sum() == 3
+
+
+def test_cross_attention_module_is_one_op_with_every_part_counted():
+    n, lq, s, e, heads = 2, 5, 9, 8, 2
+    mha = nn.MultiheadAttention(e, heads)
+    model = Lambda(lambda x: mha(x[:lq], x[lq:], x[lq:], need_weights=False)[0])
+    model.mha = mha
+    op = only(ops_of(model, (lq + s, n, e)), "multihead_attention")
+    assert op.flops == n * lq * e * e + 2 * n * s * e * e + 2 * n * lq * s * e + n * lq * e * e
 
 
 @pytest.mark.parametrize("fn,shapes,flops", [

@@ -134,7 +134,9 @@ def einsum_attrs(ctx: CallContext) -> dict[str, object]:
 
 def attention_module_attrs(ctx: CallContext) -> dict[str, object]:
     m = ctx.module
-    return {"embed_dim": m.embed_dim, "num_heads": m.num_heads, "batch_first": m.batch_first}
+    query, key, value = ctx.arg(0, "query"), ctx.arg(1, "key"), ctx.arg(2, "value")
+    return {"embed_dim": m.embed_dim, "num_heads": m.num_heads, "batch_first": m.batch_first,
+            "self_attention": query is key is value}
 
 
 def added_term_attrs(ctx: CallContext) -> dict[str, object]:

@@ -173,6 +173,40 @@ def recurrent_cost(op: OpCall) -> OpCost:
     return OpCost(flops, io_elements(op))
 
 
+@dataclass(frozen=True)
+class Part:
+    """One kernel of a module that runs as several: its canonical op, shapes, the module parameters it owns
+    (by local-name prefix) and its attributes. The first part reads the module's input, each later part the
+    output of the one before."""
+
+    suffix: str
+    op: str
+    inputs: tuple[Shape, ...]
+    outputs: tuple[Shape, ...]
+    params: tuple[str, ...] = ()
+    attrs: Mapping[str, object] = field(default_factory=dict)
+
+
+def self_attention_parts(op: OpCall) -> list[Part]:
+    """nn.MultiheadAttention with query = key = value, as it runs: the packed Q/K/V projection, the fused
+    attention (QK^T, softmax, AV), the output projection. Cross-attention stays one op (see above)."""
+    if not op.attrs.get("self_attention"):
+        return []
+    x, embed, heads = op.inputs[0], int(op.attrs["embed_dim"]), int(op.attrs["num_heads"])
+    token_dim = 1 if op.attrs.get("batch_first") and len(x) == 3 else 0
+    length = x[token_dim]
+    batch = numel(x[:-1]) // length
+    per_head = (batch, heads, length, embed // heads)
+    return [
+        Part("in_proj", "linear", (x,), ((*x[:-1], 3 * embed),), ("in_proj_", "bias_k", "bias_v", "q_proj_",
+             "k_proj_", "v_proj_"), {"in_features": x[-1], "out_features": 3 * embed}),
+        Part("attention", "scaled_dot_product_attention", (per_head,) * 3, (per_head,),
+             attrs={"operands": [per_head] * 3}),
+        Part("out_proj", "linear", ((*x[:-1], embed),), ((*x[:-1], embed),), ("out_proj",),
+             {"in_features": embed, "out_features": embed}),
+    ]
+
+
 def elementwise_cost(op: OpCall) -> OpCost:
     """Activations, arithmetic, unfused normalisation: one pass over the output, reads of every input."""
     return OpCost(mac=io_elements(op), elementwise=numel(op.outputs[0]))

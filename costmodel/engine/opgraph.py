@@ -217,10 +217,30 @@ class _Walker:
                 spec = BY_NAME[name]
         if name == "batch_norm" and self.fold_bn and self._fold_into_producer(node.name, inputs, params):
             return
-        self.ops[node.name] = _Op(node.name, name, spec, self._target(node), _module_path(node), inputs, params,
-                                  reads, shapes, leaves[0].dtype, self._attributes(node, spec, inputs, leaves))
-        self.values[node.name] = _tree_of(meta, iter(_Tensor(node.name, s, strided, m.dtype)
+        op = _Op(node.name, name, spec, self._target(node), _module_path(node), inputs, params, reads, shapes,
+                 leaves[0].dtype, self._attributes(node, spec, inputs, leaves))
+        last = self._add_parts(op, module_params) if spec is not None and spec.parts else None
+        if last is None:
+            self.ops[node.name] = op
+        self.values[node.name] = _tree_of(meta, iter(_Tensor(last or node.name, s, strided, m.dtype)
                                                      for s, m in zip(shapes, leaves)))
+
+    def _add_parts(self, op: _Op, module_params: list[_Param]) -> str | None:
+        """A module that runs as several kernels becomes a chain of ops, one per kernel, each owning its
+        parameters; the name of the last, or None when the table's parts do not apply to this call."""
+        call = OpCall(tuple(t.shape for t in op.inputs), tuple(op.outputs), tuple(op.reads), op.attrs)
+        parts = op.spec.parts(call)
+        previous: str | None = None
+        for part in parts:
+            name = f"{op.name}_{part.suffix}"
+            inputs = (op.inputs[:len(part.inputs)] if previous is None
+                      else [_Tensor(previous, shape, dtype=op.dtype) for shape in part.inputs])
+            owned = [p for p in module_params if p.qualname[len(op.module) + 1:].startswith(part.params)]
+            self.ops[name] = _Op(name, part.op, BY_NAME[part.op], op.target, op.module, inputs, owned,
+                                 [p.shape for p in owned], list(part.outputs), op.dtype,
+                                 {"operands": [t.shape for t in inputs], **part.attrs})
+            previous = name
+        return previous
 
     def _fold_into_producer(self, name: str, inputs: list[_Tensor], bn_params: list[_Param]) -> bool:
         """Fold BN into the conv/linear that feeds only it: the conv owns the BN's parameters (the model's

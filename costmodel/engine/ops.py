@@ -8,7 +8,7 @@ depend on the input's values, like zeros_like: folded away, never charged). Addi
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from torch import nn
@@ -29,6 +29,7 @@ class OpSpec:
     attrs: A.AttrFn | None = None
     shape_preserving: bool = False
     constant: bool = False
+    parts: Callable[[C.OpCall], list[C.Part]] | None = None  # a module that runs as several kernels
 
 
 def _activation(name: str, modules: tuple[type[nn.Module], ...], functions: Iterable[str] = (),
@@ -67,7 +68,7 @@ OPS: tuple[OpSpec, ...] = (
            ("scaled_dot_product_attention", "_scaled_dot_product_flash_attention_for_cpu",
             "_scaled_dot_product_efficient_attention", "_scaled_dot_product_flash_attention")),
     OpSpec("multihead_attention", OpKind.LINEAR, C.multihead_attention_cost, "attention",
-           (nn.MultiheadAttention,), (), A.attention_module_attrs),
+           (nn.MultiheadAttention,), (), A.attention_module_attrs, parts=C.self_attention_parts),
     OpSpec("recurrent", OpKind.LINEAR, C.recurrent_cost, "linear", (nn.LSTM, nn.GRU, nn.RNN), (), A.recurrent_attrs),
     OpSpec("batch_norm", OpKind.ELEMENTWISE, C.elementwise_cost, "elementwise", (nn.modules.batchnorm._BatchNorm,),
            ("batch_norm", "native_batch_norm", "_native_batch_norm_legit_no_training")),
