@@ -9,6 +9,7 @@ import pandas as pd
 
 from costmodel.engine.analysis import DTYPE_BYTES, analyze
 from costmodel.latency.model import Latency, predict
+from costmodel.latency.schedule import MODES
 from costmodel.latency.profiles import list_profiles, load_profile
 from costmodel.engine.report import Report
 from costmodel.sources.names import load_model, parse_params, parse_shape
@@ -29,6 +30,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-bn", action="store_true", help="keep BatchNorm as an elementwise op (no folding)")
 
 
+def add_mode_argument(parser: argparse.ArgumentParser) -> None:
+    """--mode: how a GPU runs the model (costmodel.latency.schedule); CPU profiles ignore it."""
+    parser.add_argument("--mode", default="eager", choices=MODES,
+                        help="GPU execution: eager PyTorch (host issues every kernel) or a replayed CUDA graph "
+                             "(device time only); CPUs ignore it (default eager)")
+
+
 def report_from_args(args: argparse.Namespace, model_spec: str | None = None, *, batch: int | None = None) -> Report:
     """The report the arguments name; `batch` (a profile's) applies unless --batch was given."""
     spec = model_spec or args.model
@@ -42,6 +50,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--device", metavar="NAME|profile.json|all",
                         help="add predicted latency on a device profile (see `python -m costmodel devices`)")
+    add_mode_argument(parser)
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print one JSON object")
     out.add_argument("--csv", metavar="FILE", help="write the per-op table as CSV")
@@ -91,16 +100,17 @@ def latencies(args: argparse.Namespace, report: Report) -> list[Latency]:
         batch = args.batch or profile.batch
         if batch not in reports:
             reports[batch] = report_from_args(args, batch=profile.batch)
-        result.append(predict(reports[batch], profile))
+        result.append(predict(reports[batch], profile, args.mode))
     return result
 
 
 def print_latency(latency: Latency) -> None:
-    parts = ", ".join(f"{name} {ms:.3g} ms ({percent(ms / latency.ms if latency.ms else 0)})"
+    parts = ", ".join(f"{name} {ms:.3g} ms ({percent(ms / latency.device_ms if latency.device_ms else 0)})"
                       for name, ms in latency.breakdown.items())
-    print(f"\nLatency on {latency.device} at batch {latency.batch}: {latency.ms:.4g} ms per batch, "
+    print(f"\nLatency on {latency.device} at batch {latency.batch} ({latency.mode}): {latency.ms:.4g} ms per batch, "
           f"{latency.throughput:.4g} {latency.unit}{'  (PARTIAL: unknown ops cost overhead only)' * latency.partial}")
-    print(f"  time by ShuffleNet V2 Fig. 2 category: {parts}")
+    print(f"  {latency.bound}-bound: host issues kernels in {latency.host_ms:.4g} ms, device busy {latency.device_ms:.4g} ms")
+    print(f"  device time by ShuffleNet V2 Fig. 2 category: {parts}")
 
 
 def run(args: argparse.Namespace) -> int:

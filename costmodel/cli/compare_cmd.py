@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 
-from costmodel.cli.analyze_cmd import add_model_arguments, report_from_args
+from costmodel.cli.analyze_cmd import add_mode_argument, add_model_arguments, report_from_args
 from costmodel.studies.compare import Comparison, compare, readable
 from costmodel.errors import CostModelError
 from costmodel.latency.model import Latency, predict
@@ -19,6 +19,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("other", metavar="B", help="the second model (same forms as the first)")
     parser.add_argument("--device", action="append", metavar="NAME|profile.json|all",
                         help="device profile (repeatable; default: every shipped profile)")
+    add_mode_argument(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -32,7 +33,7 @@ def _analysed(args: argparse.Namespace, spec: str, profiles: list[DeviceProfile]
             reports[batch] = report_from_args(args, spec, batch=batch)
         return reports[batch]
 
-    return at(1), [predict(at(p.batch), p) for p in profiles]
+    return at(1), [predict(at(p.batch), p, args.mode) for p in profiles]
 
 
 def devices(names: list[str] | None) -> list[DeviceProfile]:

@@ -5,7 +5,7 @@ import argparse
 import json
 import textwrap
 
-from costmodel.cli.analyze_cmd import add_model_arguments, report_from_args
+from costmodel.cli.analyze_cmd import add_mode_argument, add_model_arguments, report_from_args
 from costmodel.studies.lint import DEFAULT_DEVICE, LintResult, lint
 from costmodel.latency.profiles import load_profile
 
@@ -14,6 +14,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--device", default=DEFAULT_DEVICE, metavar="NAME|profile.json",
                         help=f"device profile the costs are predicted on (default {DEFAULT_DEVICE})")
+    add_mode_argument(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -31,7 +32,7 @@ def print_lint(result: LintResult) -> None:
 def run(args: argparse.Namespace) -> int:
     profile = load_profile(args.device)
     report = report_from_args(args, batch=profile.batch)  # --batch, when given, wins
-    result = lint(report, profile)
+    result = lint(report, profile, args.mode)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

@@ -12,7 +12,9 @@ from costmodel.latency.profiles import save_profile
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="what to measure (default cpu)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1, as the papers)")
-    parser.add_argument("--batch", type=int, default=1, help="batch size of the micro-benchmarks (default 1)")
+    parser.add_argument("--batch", type=int, nargs="+", default=[1], metavar="B",
+                        help="batch size(s) of the micro-benchmarks (default 1); several sizes write one profile "
+                             "per size, NAME_b<B>.json, since a GPU's efficiency changes with the batch")
     parser.add_argument("--quick", action="store_true", help="fewer micro-benchmarks (under 2 minutes on 2 cores)")
     parser.add_argument("--out", required=True, metavar="data/profiles/NAME.json",
                         help="where to write the profile; NAME becomes the device name")
@@ -22,15 +24,18 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix != ".json":
         raise CostModelError(f"--out {args.out} is not a .json file", "write it like data/profiles/my_cpu.json")
-    if args.threads < 1 or args.batch < 1:
+    if args.threads < 1 or min(args.batch) < 1:
         raise CostModelError("--threads and --batch must be at least 1", "use e.g. --threads 1 --batch 1")
     start = time.perf_counter()
     from costmodel.latency.profiler import profile_device  # torch timing + scipy: only when profiling
 
-    profile = profile_device(out.stem, device=args.device, threads=args.threads, batch=args.batch, quick=args.quick)
-    save_profile(profile, out)
-    print(f"wrote {out} in {time.perf_counter() - start:.0f} s: {profile.device}, batch {profile.batch}, "
-          f"{profile.fit.samples} micro-benchmarks; fit error median {profile.fit.median_ape:.1f}%, "
-          f"max {profile.fit.max_ape:.1f}%")
-    print(f"use it: python -m costmodel analyze shufflenet_v2 --device {out}")
+    several = len(args.batch) > 1
+    for batch in args.batch:
+        path = out.with_name(f"{out.stem}_b{batch}.json") if several else out
+        profile = profile_device(path.stem, device=args.device, threads=args.threads, batch=batch, quick=args.quick)
+        save_profile(profile, path)
+        print(f"wrote {path} after {time.perf_counter() - start:.0f} s: {profile.device}, batch {profile.batch}, "
+              f"{profile.fit.samples} micro-benchmarks; fit error median {profile.fit.median_ape:.1f}%, "
+              f"max {profile.fit.max_ape:.1f}%")
+        print(f"use it: python -m costmodel analyze shufflenet_v2 --device {path}")
     return 0

@@ -1,7 +1,8 @@
 """GPU profiles from stored measurements: the H200 data set, fitted per batch, and the networks that check it.
 
 data/measurements/h200-2026-11-30/README.md says how every number was taken. The profiles are fitted on the
-micro-benchmarks only (`micro_b{B}.jsonl.gz`: the profiler's grid at batch B, each timed as a replayed CUDA
+micro-benchmarks only (`micro_b{B}.jsonl.gz`: the profiler's grid of that date at batch B, each rebuilt from
+its record - the grid itself may have grown since - and timed as a replayed CUDA
 graph and as host issue time); the 24 whole networks (`nets.jsonl`, `nets_rerun.jsonl`) are never used in a
 fit, only to validate (benchmarks/validate_gpu.py, tests/test_gpu_validation.py). One profile per batch
 (`h200_b1`, `h200_b8`, `h200_b32`): the grid is measured at the batch it predicts, so no batch scaling rule
@@ -10,24 +11,28 @@ timings on that host moved by ~11% (max 54%) between two runs while graph-replay
 """
 from __future__ import annotations
 
+import ast
 import gzip
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from scipy.stats import kendalltau
+from torch import Tensor, nn
 from tqdm import tqdm
 
 from costmodel import zoo
 from costmodel.engine.analysis import analyze
 from costmodel.errors import CostModelError
 from costmodel.latency.model import op_samples, predict
-from costmodel.latency.profiler import fit_gpu, grid
+from costmodel.latency.profiler import fit_gpu
 from costmodel.latency.profiles import PROFILE_DIR, DeviceProfile, Measurement, Source, load_profile, save_profile
 from costmodel.latency.schedule import Mode
 from costmodel.sources.names import label
+from costmodel.zoo.layers import channel_shuffle
 
 H200_DIR = Path(__file__).resolve().parents[2] / "data" / "measurements" / "h200-2026-11-30"
 H200_BATCHES = (1, 8, 32)
@@ -39,21 +44,57 @@ def _lines(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+class _Call(nn.Module):
+    """A module whose forward is a plain function of its input: the grid's multi-op benchmarks."""
+
+    def __init__(self, function: Callable[[Tensor], Tensor | tuple[Tensor, ...]]) -> None:
+        super().__init__()
+        self.function = function
+
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
+        return self.function(x)
+
+
+def _halves(combine: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+    return lambda x: combine(*x.chunk(2, dim=1))
+
+
+# The grid's benchmarks that are not a single torch module, by the first word of their label (the functions
+# the profiler timed: data/measurements/h200-2026-11-30/README.md).
+_COMPOSED: dict[str, Callable[[Tensor], Tensor | tuple[Tensor, ...]]] = {
+    "add": _halves(torch.add), "mul": _halves(torch.mul), "concat": _halves(lambda a, b: torch.cat((b, a), dim=1)),
+    "split": lambda x: x.split(x.shape[1] // 2, dim=1), "scale": lambda x: x * nn.functional.adaptive_avg_pool2d(x, 1),
+    "mean": lambda x: x.mean((2, 3), keepdim=True),
+    **{f"shuffle{g}": (lambda x, g=g: channel_shuffle(x, g)) for g in (2, 3, 4, 8)},
+}
+_MODULES = {cls.__name__: cls for cls in (nn.Conv2d, nn.Linear, nn.ReLU, nn.ReLU6, nn.Sigmoid, nn.SiLU, nn.Hardswish,
+                                          nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d)}
+
+
+def rebuild(record: dict) -> nn.Module:
+    """The module a micro-benchmark record timed, from its `module` repr (torch modules: constructor and
+    literal arguments only, never evaluated code) or, for composed benchmarks, its label."""
+    word = record["label"].split()[0]
+    if word in _COMPOSED:
+        return _Call(_COMPOSED[word])
+    call = ast.parse(record["module"], mode="eval").body
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in _MODULES):
+        raise CostModelError(f"micro-benchmark {record.get('i')} times '{record['module']}', which cannot be rebuilt",
+                             f"use one of {', '.join(_MODULES)} or a composed benchmark ({', '.join(_COMPOSED)})")
+    args = [ast.literal_eval(a) for a in call.args]
+    return _MODULES[call.func.id](*args, **{k.arg: ast.literal_eval(k.value) for k in call.keywords})
+
+
 def micro_measurements(folder: Path, batch: int, *, progress: bool = True) -> list[Measurement]:
     """The micro-benchmarks of `micro_b{batch}.jsonl.gz` as Measurements: `ms` the graph-replayed device time,
-    `host_ms` the host issue time, the ops as the engine sees the grid benchmark of the same position."""
-    records = _lines(folder / f"micro_b{batch}.jsonl.gz")
-    benches = grid(batch=batch)
+    `host_ms` the host issue time, the ops as the engine sees the module each record timed."""
     out = []
-    for bench, record in tqdm(list(zip(benches, records)), desc=f"analysing batch {batch} micro-benchmarks",
-                              unit="op", disable=not progress, leave=False):
-        if bench.label != record["label"] or list(bench.shape) != record["shape"]:
-            raise CostModelError(f"{folder}: benchmark {record['i']} is '{record['label']}', the grid has "
-                                 f"'{bench.label}'", "measure with the profiler's grid of the same version")
+    for record in tqdm(_lines(folder / f"micro_b{batch}.jsonl.gz"), desc=f"analysing batch {batch} micro-benchmarks",
+                       unit="op", disable=not progress, leave=False, mininterval=2.0):
         with torch.device("meta"):
-            module = bench.make()
-        out.append(Measurement(label=bench.label, ms=record["graph_ms"], host_ms=record["host_us"] * 1e-3,
-                               ops=op_samples(analyze(module, bench.shape).ops)))
+            module = rebuild(record)
+        out.append(Measurement(label=record["label"], ms=record["graph_ms"], host_ms=record["host_us"] * 1e-3,
+                               ops=op_samples(analyze(module, tuple(record["shape"])).ops)))
     return out
 
 

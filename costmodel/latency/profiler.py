@@ -32,7 +32,8 @@ from costmodel.latency.model import op_samples
 from costmodel.latency.kernels import COMPUTE_CLASSES, KERNEL_CLASSES
 from costmodel.latency.profiles import DeviceProfile, FitQuality, HostModel, KernelParams, LatencyModel, Measurement, \
     Source, check_name
-from costmodel.latency.timing import steady_allocator, time_in_rotation, torch_threads
+from costmodel.latency.timing import (Clock, CudaClock, gpu_times, steady_allocator, time_in_rotation,
+                                      torch_threads)
 from costmodel.zoo.layers import channel_shuffle
 
 SEED = 2018  # ShuffleNet V2's year: any fixed value makes the grid reproducible
@@ -301,25 +302,57 @@ def measure(benches: list[Bench], device: torch.device, *, turns: int, progress:
     return [Measurement(label=b.label, ms=ms, ops=ops) for b, ms, ops in zip(benches, times, samples)]
 
 
+def measure_gpu(benches: list[Bench], device: torch.device, clock: Clock, *, progress: bool = True
+                ) -> list[Measurement]:
+    """Each benchmark's device time (CUDA-graph replay) as `ms` and host issue time as `host_ms`, with the ops
+    the engine sees (costmodel.latency.timing.gpu_times; `clock` is CudaClock on a GPU)."""
+    out = []
+    for bench in tqdm(benches, desc="timing micro-benchmarks (sync, graph, host)", unit="op", disable=not progress,
+                      leave=False):
+        module = bench.make().eval()
+        ops = op_samples(analyze(module, bench.shape).ops)
+        times = gpu_times(module.to(device), torch.randn(bench.shape, device=device), clock)
+        out.append(Measurement(label=bench.label, ms=times.graph_ms, host_ms=times.host_us * 1e-3, ops=ops))
+    return out
+
+
 def profile_device(name: str, *, device: str = "cpu", threads: int | None = 1, batch: int = 1,
-                   quick: bool = False, scale: float = 1.0, progress: bool = True) -> DeviceProfile:
-    """Measure this machine and fit its profile (`threads` None keeps torch's default)."""
+                   quick: bool = False, scale: float = 1.0, progress: bool = True,
+                   clock: Clock | None = None) -> DeviceProfile:
+    """Measure this machine and fit its profile (`threads` None keeps torch's default). On CUDA (or with a
+    `clock`, which tests pass to run the GPU path on a CPU) the profile gets both resources: device time
+    fitted to CUDA-graph replays and a host model fitted to issue times."""
     check_name(name)
     where = _device(device)
-    kind = "gpu" if where.type == "cuda" else "cpu"
+    gpu = where.type == "cuda" or clock is not None
+    kind = "gpu" if gpu else "cpu"
     turns = TURNS_QUICK if quick else TURNS_FULL
+    benches = grid(quick=quick, batch=batch, scale=scale)
     steady_allocator()
     with torch_threads(threads):
-        measurements = measure(grid(quick=quick, batch=batch, scale=scale), where, turns=turns, progress=progress)
+        if gpu:
+            measurements = measure_gpu(benches, where, clock or CudaClock(), progress=progress)
+        else:
+            measurements = measure(benches, where, turns=turns, progress=progress)
         used = torch.get_num_threads()
-    model, measurements, quality = fit(measurements, generic_prior(kind))
     machine = machine_name(where)
     today = datetime.date.today().isoformat()
+    command = f"`python -m costmodel profile{' --quick' if quick else ''}`"
+    host = data = None
+    if gpu:
+        data = f"{len(measurements)} micro-benchmarks measured by {command} at batch {batch} on {today}"
+        model, measurements, quality, host = fit_gpu(measurements, data)
+        how = (f"measured by {command} on {machine} ({device}, batch {batch}, torch {torch.__version__}) on {today}: "
+               f"{len(measurements)} micro-benchmarks, each replayed as a CUDA graph (device time) and issued with "
+               f"the GPU kept busy (host time)")
+    else:
+        model, measurements, quality = fit(measurements, generic_prior(kind))
+        how = (f"measured by {command} on {machine} ({device}, {used} thread{'s' if used > 1 else ''}, batch {batch}, "
+               f"torch {torch.__version__}) on {today}: {len(measurements)} micro-benchmarks timed in rotation "
+               f"({'thread CPU time' if used == 1 else 'wall time'}), lower quartile of {turns} turns")
     threads_text = f"{used} thread{'s' if used > 1 else ''}"
-    how = (f"measured by `python -m costmodel profile{' --quick' if quick else ''}` on {machine} ({device}, "
-           f"{threads_text}, batch {batch}, torch {torch.__version__}) on {today}: {len(measurements)} "
-           f"micro-benchmarks timed in rotation, lower quartile of {turns} turns")
     return DeviceProfile(
         name=name, device=f"{machine} ({threads_text})" if kind == "cpu" else machine, kind=kind,
         source=Source(method="measured", description=how, machine=machine, date=today), batch=batch,
-        threads=used if kind == "cpu" else None, latency_model=model, measurements=measurements, fit=quality)
+        threads=used if kind == "cpu" else None, latency_model=model, measurements=measurements, fit=quality,
+        host=host, device_data=data and f"{data}: CUDA-graph replay per call")

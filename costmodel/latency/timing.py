@@ -7,6 +7,9 @@ Why each rule:
   a 112x112 depthwise conv 10x slower from one run to the next. jemalloc/tcmalloc deployments behave alike.
 - Samples go round-robin over all cases, so a burst of load from other processes spoils some samples of
   every case instead of every sample of a few; the lower quartile of the samples is kept (`typical_ms`).
+- On a GPU, one number cannot serve: eager PyTorch issues kernels asynchronously, so an op costs the host its
+  issue time and the GPU its device time, and a call between two synchronizations adds a round-trip to both
+  (data/measurements/h200-2026-11-30/README.md). `gpu_times` measures the three separately.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ import ctypes.util
 import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -97,3 +102,101 @@ def time_modules(cases: Sequence[tuple[nn.Module, torch.Tensor]], *, rounds: int
                     module(x)
                 spent.extend(_timed_call(module, x, sync) for _ in range(samples))
     return [typical_ms(spent) for spent in times]
+
+
+# ----------------------------------------------------------------------------- GPU: three numbers per op
+GRAPH_CALLS = 20  # calls per captured CUDA graph and per host-issue sample (data/measurements/.../meta.json: K)
+BUSY_CYCLES = 50_000_000  # GPU clock cycles of the spin kernel that keeps the GPU busy while the host issues
+
+
+@dataclass(frozen=True)
+class GpuTimes:
+    """One op on a GPU: `sync_ms` one call between two synchronizations (what a naive timer sees),
+    `graph_ms` per call when replayed as a CUDA graph (device time alone), `host_us` to issue one call while
+    the GPU is busy (Python + dispatch + launch, never waiting on the device)."""
+
+    sync_ms: float
+    graph_ms: float
+    host_us: float
+
+
+class Clock(Protocol):
+    """The device-specific part of GPU timing, kept apart so the rest runs (and is tested) on a CPU."""
+
+    def sync(self) -> None: ...
+
+    def keep_busy(self) -> None: ...
+
+    def replay_ms(self, call: Callable[[], object], calls: int, repeats: int) -> float: ...
+
+
+class CudaClock:
+    """CUDA: synchronize, a spin kernel (`torch.cuda._sleep`) to keep the GPU busy, CUDA-graph replay timed
+    with CUDA events."""
+
+    def sync(self) -> None:
+        torch.cuda.synchronize()
+
+    def keep_busy(self) -> None:
+        torch.cuda._sleep(BUSY_CYCLES)
+
+    def replay_ms(self, call: Callable[[], object], calls: int, repeats: int) -> float:
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # warm-up off the capture stream, as CUDA graph capture requires
+            for _ in range(3):
+                call()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            for _ in range(calls):
+                call()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        per_call = []
+        for _ in range(repeats):
+            start.record()
+            graph.replay()
+            end.record()
+            end.synchronize()
+            per_call.append(start.elapsed_time(end) / calls)
+        return statistics.median(per_call)
+
+
+class HostClock:
+    """A CPU stands in for a GPU: the thread that issues an op runs it, so replay time is call time and
+    keeping the device busy is a no-op. Used to test the GPU measurement on machines without one."""
+
+    def sync(self) -> None:
+        return None
+
+    def keep_busy(self) -> None:
+        return None
+
+    def replay_ms(self, call: Callable[[], object], calls: int, repeats: int) -> float:
+        per_call = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(calls):
+                call()
+            per_call.append((time.perf_counter() - start) / calls * 1e3)
+        return statistics.median(per_call)
+
+
+def gpu_times(module: nn.Module, x: torch.Tensor, clock: Clock, *, calls: int = GRAPH_CALLS, sync_samples: int = 9,
+              repeats: int = 5, host_samples: int = 3) -> GpuTimes:
+    """The three times of one (module, input): sync (median), graph replay (median), host issue (minimum:
+    the host is only ever slowed down by other work)."""
+    with torch.inference_mode():
+        module(x)
+        sync = statistics.median(_timed_call(module, x, clock.sync) for _ in range(sync_samples)) * 1e3
+        graph = clock.replay_ms(lambda: module(x), calls, repeats)
+        issue = []
+        for _ in range(host_samples):
+            clock.sync()
+            clock.keep_busy()
+            start = time.perf_counter()
+            for _ in range(calls):
+                module(x)
+            issue.append((time.perf_counter() - start) / calls * 1e6)
+            clock.sync()
+    return GpuTimes(sync, graph, min(issue))

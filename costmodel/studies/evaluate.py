@@ -20,6 +20,7 @@ from costmodel.engine.kinds import CATEGORIES
 from costmodel.latency.model import Latency, predict
 from costmodel.studies.lint import LintResult, lint
 from costmodel.latency.profiles import PROFILE_DIR, DeviceProfile, load_profile, profile_names
+from costmodel.latency.schedule import Mode
 from costmodel.engine.report import Report
 from costmodel.sources.names import label as zoo_label
 from costmodel.sources.names import load_model
@@ -74,12 +75,14 @@ class ZooModel:
 @dataclass(frozen=True)
 class Settings:
     """What every page shares: the device profiles shown (names or profile.json paths), the batch latency is
-    predicted at (None: each profile's own), the dtype of MAC bytes and whether BatchNorm is folded."""
+    predicted at (None: each profile's own), the dtype of MAC bytes, whether BatchNorm is folded, and how a
+    GPU runs the network (costmodel.latency.schedule: eager or as a CUDA graph; CPUs ignore it)."""
 
     devices: tuple[str, ...] = field(default_factory=lambda: tuple(profile_names()))
     batch: int | None = None
     dtype: str = "float32"
     fold_bn: bool = True
+    mode: Mode = "eager"
 
 
 def _stamp(name: str) -> tuple[str, int, int]:
@@ -124,16 +127,16 @@ def per_image(source: Source, settings: Settings) -> Report:
 
 
 @functools.lru_cache(maxsize=2048)
-def _latency(source: Source, device: str, stamp: tuple[str, int, int], batch: int, dtype: str, fold_bn: bool
-             ) -> Latency:
-    return predict(report(source, batch, dtype, fold_bn), _profile(device, stamp))
+def _latency(source: Source, device: str, stamp: tuple[str, int, int], batch: int, dtype: str, fold_bn: bool,
+             mode: Mode) -> Latency:
+    return predict(report(source, batch, dtype, fold_bn), _profile(device, stamp), mode)
 
 
 def latency(source: Source, device: str, settings: Settings, batch: int | None = None) -> Latency:
     """Predicted latency of `source` on profile `device` at `batch`, by default that device's (see Settings)."""
     stamp = _stamp(device)
     batch = batch or device_batch(_profile(device, stamp), settings)
-    return _latency(source, device, stamp, batch, settings.dtype, settings.fold_bn)
+    return _latency(source, device, stamp, batch, settings.dtype, settings.fold_bn, settings.mode)
 
 
 def latencies(source: Source, settings: Settings) -> list[Latency]:
@@ -145,7 +148,8 @@ def findings(source: Source, device: str, settings: Settings) -> LintResult:
     """ShuffleNet V2's guideline findings for `source` on profile `device`, at that device's batch: a pure
     function of hashable arguments, so pages cache it with `ui.compute`."""
     profiled = profile(device)
-    return lint(report(source, device_batch(profiled, settings), settings.dtype, settings.fold_bn), profiled)
+    return lint(report(source, device_batch(profiled, settings), settings.dtype, settings.fold_bn), profiled,
+                settings.mode)
 
 
 def cost_columns(rep: Report) -> dict[str, Any]:

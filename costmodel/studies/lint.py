@@ -18,7 +18,7 @@ appear under two guidelines, so costs are not added up across findings.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,8 @@ import pandas as pd
 
 from costmodel.engine.kinds import COMPUTE_KINDS, DATA_KINDS, OpKind
 from costmodel.engine.opcosts import g1_lower_bound
-from costmodel.latency.model import op_features, op_milliseconds, predict
+from costmodel.latency.model import Latency, op_features, op_milliseconds, predict
+from costmodel.latency.schedule import Mode
 from costmodel.latency.profiles import DeviceProfile, LatencyModel
 from costmodel.engine.report import Report
 from costmodel.units import bytes_, percent, si
@@ -267,9 +268,21 @@ def _g4(report: Report, ms: pd.Series, total_ms: float, joins: pd.Index) -> list
     return findings
 
 
-def lint(report: Report, profile: DeviceProfile) -> LintResult:
-    """The guideline findings of `report` on `profile`, costliest first."""
-    latency = predict(report, profile)
+HOST_BOUND_NOTE = ("; this run is host-bound ({host:.3g} ms to issue kernels, {device:.3g} ms of device work): "
+                   "launches, not bytes, are the cost - fewer ops (fusion, a CUDA graph) save time, smaller ones do not")
+
+
+def _launch_note(finding: Finding, latency: Latency) -> Finding:
+    """G3/G4 findings on a host-bound run: say that the ops' launches, not their bytes, cost the time."""
+    if finding.guideline not in ("G3", "G4") or latency.bound != "host":
+        return finding
+    note = HOST_BOUND_NOTE.format(host=latency.host_ms, device=latency.device_ms)
+    return replace(finding, evidence=finding.evidence + note)
+
+
+def lint(report: Report, profile: DeviceProfile, mode: Mode = "eager") -> LintResult:
+    """The guideline findings of `report` on `profile` run in `mode`, costliest first."""
+    latency = predict(report, profile, mode)
     ms = pd.Series(latency.per_op["ms"].to_numpy(), index=report.ops.index)
     model = profile.latency_model
     flagged = _fragmented(report.blocks)
@@ -277,5 +290,5 @@ def lint(report: Report, profile: DeviceProfile) -> LintResult:
     findings = [*_mac_findings(report, model, "G1"), *_mac_findings(report, model, "G2"),
                 *_g3(report, model, ms, flagged, joins),
                 *_g4(report, ms, latency.ms, joins)]
-    findings.sort(key=lambda f: f.cost_ms, reverse=True)
+    findings = sorted((_launch_note(f, latency) for f in findings), key=lambda f: f.cost_ms, reverse=True)
     return LintResult(report.summary["arch"], profile.name, latency.batch, latency.ms, findings)
