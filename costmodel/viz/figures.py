@@ -444,3 +444,17 @@ def fit_quality(points: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     fig.update_xaxes(title_text="measured (ms)", type="log")
     fig.update_yaxes(title_text="fitted (ms)", type="log")
     return fig
+
+
+def residuals_by_group(points: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Prediction error (%) per group (kernel class, or network family), every point over its box, so a user
+    sees where the latency model is weak. `points`: group, name, error_pct."""
+    fig = go.Figure()
+    for i, (group, part) in enumerate(points.groupby("group", sort=False)):
+        fig.add_trace(go.Box(y=part["error_pct"], name=str(group), text=part["name"], boxpoints="all", jitter=0.4,
+                             pointpos=0, marker=dict(size=4, color=color_of(i)),
+                             hovertemplate="%{text}<br>error %{y:+.1f}%<extra></extra>"))
+    fig.add_hline(y=0, line=dict(color="black", dash="dash", width=1))
+    style(fig, title, height=420, legend=False)
+    fig.update_yaxes(title_text="predicted / measured - 1 (%)")
+    return fig

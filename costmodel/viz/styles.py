@@ -214,8 +214,8 @@ def legend_height(names: Iterable[str], width: float, p: Preset) -> float:
         if used + item > width:
             height, used, row = height + row, 0.0, 0.0
         used += item
-        row = max(row, text_height(name, font) + 6, 20.0)
-    return height + row + (8 if row else 0)
+        row = max(row, text_height(name, font) + 10, 20.0)
+    return height + row + (12 if row else 0)
 
 
 def _panel_titles(fig: go.Figure) -> list:
@@ -259,10 +259,12 @@ def apply(fig: go.Figure, p: Preset | str) -> go.Figure:
     for x in xs:  # category labels upright if they fit side by side, slanted if slanted lines clear, else vertical
         count = len({v for t in out.data if (t.xaxis or "x") == "x" + x.name[5:] for v in _values(t, "x")})
         spacing = (0.9 * width / n_columns - 60) / max(1, count)
+        label = (x.tick_chars + 1) * CHAR_WIDTH * tick
         if x.angle and count:
-            if (x.tick_chars + 1) * CHAR_WIDTH * tick < spacing:
+            if label < spacing:
                 x.angle = 0
-            elif spacing * math.sin(math.radians(x.angle)) < 1.2 * LINE_HEIGHT * tick * x.tick_lines:
+            elif spacing * math.sin(math.radians(x.angle)) < 1.2 * LINE_HEIGHT * tick * x.tick_lines or \
+                    label * math.cos(math.radians(x.angle)) > 0.25 * width / n_columns:
                 x.angle = 90
             out.layout[x.name].tickangle = -x.angle
     grid = [pairs[i:i + n_columns] for i in range(0, len(pairs), n_columns)] or [[]]
@@ -293,7 +295,10 @@ def apply(fig: go.Figure, p: Preset | str) -> go.Figure:
     x_gaps = [need + 2 * pad for need in column_need[1:]]
     y_gaps = [need + panel_h + 2 * pad for need in row_need[:-1]]
     # taller than the preset's aspect only when the panels would otherwise be squeezed below a third of it
-    height = max(height, round(top + bottom + sum(y_gaps) + len(grid) * p.height() / 3))
+    # and tall enough that stacked category labels (horizontal bars) never overlap
+    stacked = max((len({v for t in out.data if (t.yaxis or "y") == "y" + y.name[5:] for v in _values(t, "y")
+                        if isinstance(v, str)}) * y.tick_lines * LINE_HEIGHT * tick * 1.1 for y in ys), default=0.0)
+    height = max(height, round(top + bottom + sum(y_gaps) + len(grid) * max(p.height() / 3, stacked)))
     plot_w, plot_h = width - left - right, height - top - bottom
     if plot_w - sum(x_gaps) < 30 * n_columns:
         raise CostModelError(f"this figure does not fit style '{p.name}' ({width} x {height} px)",
@@ -325,10 +330,11 @@ def apply(fig: go.Figure, p: Preset | str) -> go.Figure:
                     y=pad / height, yanchor="bottom", font=dict(size=font), title_text=""),
         hoverlabel=dict(font_size=font))
     axis_style = dict(tickfont_size=tick, title_font_size=font, linewidth=line, tickwidth=line, ticklen=0.4 * tick,
-                      automargin=False)
+                      automargin=False, title_standoff=0.4 * font)
     out.update_xaxes(**axis_style)
     out.update_yaxes(**axis_style)
     _leave_colliding_labels_to_legend(out, (plot_w, plot_h), p)
+    _drop_bar_texts_that_do_not_fit(out, plot_h, tick)
     return out
 
 
@@ -382,6 +388,16 @@ def _leave_colliding_labels_to_legend(fig: go.Figure, plot: tuple[float, float],
     if not fits:
         for trace in labelled:
             trace.mode = "+".join(m for m in trace.mode.split("+") if m != "text") or "markers"
+
+
+def _drop_bar_texts_that_do_not_fit(fig: go.Figure, plot_h: float, size: float) -> None:
+    """In-bar labels of horizontal bars thinner than a line of text are dropped (the hover keeps them)."""
+    for trace in fig.data:
+        if isinstance(trace, go.Bar) and trace.text is not None and trace.orientation == "h":
+            domain = fig.layout["yaxis" + (trace.yaxis or "y")[1:]].domain
+            bars = max(1, len(_values(trace, "y")))
+            if plot_h * (domain[1] - domain[0]) / bars * 0.8 < LINE_HEIGHT * size:
+                trace.text = None
 
 
 def _label_boxes(trace: go.Scatter, x_axis, y_axis, plot: tuple[float, float], p: Preset) -> list[tuple]:
