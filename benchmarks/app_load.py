@@ -128,28 +128,33 @@ async def visit(tab: Page, url: str, path: str, step: int, results: Results) -> 
             started = time.monotonic()
             await move(tab, PAGES[path], step)
             results.renders[name].append(await settle(tab, started))
-        if await tab.locator('[data-testid="stException"]').count():
-            results.errors[name].append("exception shown")
+        shown = tab.locator('[data-testid="stException"]')
+        if await shown.count():
+            text = (await shown.first.inner_text()).strip().splitlines()
+            results.errors[name].append(f"exception shown: {' '.join(text[:2])[:160]}")
     except Exception as error:  # noqa: BLE001 - every failure is counted and reported, the run goes on
         results.errors[name].append(f"{type(error).__name__}: {str(error).splitlines()[0][:100]}")
 
 
-async def session(browser: object, url: str, index: int, rounds: int, results: Results) -> None:
+async def session(browser: object, url: str, index: int, rounds: int, deadline: float, results: Results) -> None:
     context = await browser.new_context(viewport={"width": 1400, "height": 1600})
     tab = await context.new_page()
     order = list(PAGES)
     for round_ in range(rounds):
         shift = (index + round_) % len(order)  # sessions start on different pages
         for path in order[shift:] + order[:shift]:
+            if time.monotonic() > deadline:  # out of time: report what was measured (the table says how much)
+                break
             await visit(tab, url, path, round_, results)
     await context.close()
 
 
-async def drive(url: str, sessions: int, rounds: int) -> Results:
+async def drive(url: str, sessions: int, rounds: int, budget_s: float) -> Results:
     results = Results()
+    deadline = time.monotonic() + budget_s
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        await asyncio.gather(*(session(browser, url, i, rounds, results) for i in range(sessions)))
+        await asyncio.gather(*(session(browser, url, i, rounds, deadline, results) for i in range(sessions)))
         await browser.close()
     return results
 
@@ -205,6 +210,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--budget-s", type=float, default=3600.0,
+                        help="no new page visit starts after this many seconds (a loaded machine is slow)")
     args = parser.parse_args()
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="costmodel_load_cache_") as cache_dir:
@@ -213,7 +220,7 @@ def main() -> None:
         memory.start()
         started = time.monotonic()
         try:
-            results = asyncio.run(drive(f"http://127.0.0.1:{port}", args.sessions, args.rounds))
+            results = asyncio.run(drive(f"http://127.0.0.1:{port}", args.sessions, args.rounds, args.budget_s))
         finally:
             memory.running = False
             server.terminate()

@@ -338,6 +338,9 @@ class _Child:
         try:
             self.process = subprocess.Popen(_bwrap_command(bwrap, workdir, info_write), pass_fds=(info_write,),
                                             env={}, **pipes)
+        except BaseException:
+            os.close(self.info_read)
+            raise
         finally:
             os.close(info_write)
 
@@ -430,19 +433,22 @@ def run_sandboxed(spec: str, input_shapes: Sequence[tuple[int, ...]], *, dtype: 
             raise CostModelError(_exit_message(name, _exit_code(process), output.stderr_tail(), limits))
     finally:
         child.kill()
-    return _reports(json.loads(answer), name)
+    return _reports(answer, name)
 
 
-def _reports(result: dict[str, Any], name: str) -> list[Report]:
+def _reports(answer: str, name: str) -> list[Report]:
     """The child's answer as Reports (or its one-line error); an answer that is not what `_child` writes (the
     user's code can write to the channel too) is reported, never trusted further."""
-    if result.get("ok") is False:
-        raise CostModelError(str(result.get("error"))[:500])
     try:
+        result = json.loads(answer)
+        if result["ok"] is False:
+            raise CostModelError(str(result["error"])[:500].replace("\n", " "))
         return [Report.from_json(json.dumps(item)) for item in result["reports"]]
-    except (KeyError, TypeError, ValueError) as error:
+    except CostModelError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as error:
         raise CostModelError(f"'{name}': the model process sent a malformed report ({type(error).__name__})",
-                             "do not write to file descriptor 1 directly in the model file") from None
+                             "do not write to file descriptors the model file did not open") from None
 
 
 def run_uploaded(content: bytes, filename: str, attr: str | None, input_shapes: Sequence[tuple[int, ...]],
