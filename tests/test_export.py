@@ -1,5 +1,6 @@
-"""Publication export: figures render to valid SVG/PDF/PNG at the paper size through kaleido + Chromium, tables to
-CSV and booktabs LaTeX, and `python -m costmodel export` writes every named figure with clean exit codes."""
+"""Publication export: figures render to valid SVG/PDF/PNG at a venue preset's size through kaleido + Chromium,
+tables to CSV (full precision) and booktabs LaTeX (numbers by costmodel/units.py), and `python -m costmodel
+export` writes every named figure with clean exit codes. Layout at every preset: tests/test_figures_layout.py."""
 from __future__ import annotations
 
 import io
@@ -11,8 +12,11 @@ import plotly.graph_objects as go
 import pytest
 
 from costmodel import CostModelError
-from costmodel.viz import export
-from costmodel.viz.catalog import RECIPES
+import shutil
+import subprocess
+
+from costmodel.viz import export, styles
+from costmodel.viz.catalog import RECIPES, guideline_choice
 from costmodel.cli import main
 from costmodel.latency.profiles import profile_names
 
@@ -40,22 +44,30 @@ def check_format(data: bytes, fmt: str) -> None:
 
 @needs_chromium
 @pytest.mark.parametrize("fmt", export.FIGURE_FORMATS)
-def test_figures_render_at_paper_size(fmt: str) -> None:
+def test_figures_render_at_the_default_preset_size(fmt: str) -> None:
     data = export.figure_bytes(small_figure(), fmt)
     check_format(data, fmt)
-    width, height = export.PAPER_SIZE
+    preset = styles.PRESETS[styles.DEFAULT]
+    width, height = 6.875 * 96, round(6.875 * 96 * preset.aspect)  # CVPR double column: 6.875 in of text width
     if fmt == "png":
-        assert png_size(data) == (width * export.PNG_SCALE, height * export.PNG_SCALE)
+        assert png_size(data) == pytest.approx((width * 300 / 96, height * 300 / 96), abs=1)
     if fmt == "svg":
-        assert f'width="{width}"'.encode() in data[:300] and f'height="{height}"'.encode() in data[:300]
+        assert f'width="{width:g}"'.encode() in data[:300] and f'height="{height}"'.encode() in data[:300]
 
 
-def test_paper_figure_fixes_size_and_fonts_without_touching_the_original() -> None:
+def test_preset_fixes_size_and_print_fonts_without_touching_the_original() -> None:
     fig = small_figure()
-    paper = export.paper_figure(fig)
-    assert (paper.layout.width, paper.layout.height) == export.PAPER_SIZE
-    assert paper.layout.font.size == export.PAPER_FONT["size"] and paper.layout.paper_bgcolor == "white"
-    assert fig.layout.width is None
+    paper = styles.apply(fig, "ieee-single")
+    assert paper.layout.width == round(3.5 * 96)  # IEEE column: 3.5 in
+    assert paper.layout.font.size == pytest.approx(8 * 96 / 72)  # 8 pt at print size
+    assert "Serif" in paper.layout.font.family and paper.layout.paper_bgcolor == "white"
+    assert styles.apply(fig, "slides").layout.font.family.startswith("Liberation Sans")
+    assert fig.layout.width is None and fig.layout.font.size is None
+
+
+def test_unknown_style_is_a_user_error() -> None:
+    with pytest.raises(CostModelError, match="cvpr-single"):
+        styles.preset("cvpr-triple")
 
 
 def test_unknown_format_is_a_user_error() -> None:
@@ -67,14 +79,37 @@ def test_unknown_format_is_a_user_error() -> None:
 
 
 def test_latex_is_booktabs_with_escaped_text_and_aligned_numbers() -> None:
-    frame = pd.DataFrame({"model": ["a_b & c", "50%"], "FLOPs (M)": [146.0, 1234.5678], "kernels": [12, 1500]})
+    frame = pd.DataFrame({"model": ["a_b & c", "50%"], "FLOPs (M multiply-adds)": [146.0392, 1027.6045],
+                          "latency (ms)": [0.01086, 0.0234], "kernels": [12, 1500]})
     latex = export.table_latex(frame, caption="Costs_1", label="tab:costs")
     lines = latex.splitlines()
     assert lines.index(r"\toprule") < lines.index(r"\midrule") < lines.index(r"\bottomrule")
-    assert r"\begin{tabular}{lrr}" in lines and r"\caption{Costs\_1}" in lines and r"\label{tab:costs}" in lines
-    assert r"a\_b \& c & 146 & 12 \\" in lines
-    assert r"50\% & 1235 & 1{,}500 \\" in lines
+    assert r"\begin{tabular}{lrrr}" in lines and r"\caption{Costs\_1}" in lines and r"\label{tab:costs}" in lines
+    assert r"model & FLOPs (M multiply-adds) & latency (ms) & kernels \\" in lines  # units in the header
+    # FLOPs: 3 significant digits of the median (the upper of two: 1028 M) -> no decimals; ms: 0.0234 -> 4
+    assert r"a\_b \& c & 146 & 0.0109 & 12 \\" in lines
+    assert r"50\% & 1{,}028 & 0.0234 & 1{,}500 \\" in lines  # thousands grouped in every number column
     assert latex.count(r" \\") == 1 + len(frame)
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed (texlive-latex-base + "
+                                                                "texlive-latex-recommended for booktabs)")
+def test_latex_table_compiles(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"model": ["ShuffleNet V2 1.0x", "x_y & z"], "FLOPs (M multiply-adds)": [146.0, 300.5],
+                          "published top-1 (%)": [69.4, 72.0]})
+    body = export.table_latex(frame, caption="Costs", label="tab:costs")
+    (tmp_path / "t.tex").write_text("\\documentclass{article}\\usepackage{booktabs}\\begin{document}\n" + body +
+                                    "\\end{document}\n")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:]
+
+
+def test_guideline_figures_mark_yours_only_when_set() -> None:
+    defaults = RECIPES["g2"].resolve({})
+    assert guideline_choice(2, defaults) is None and guideline_choice(4, RECIPES["g4"].resolve({})) is None
+    assert guideline_choice(2, RECIPES["g2"].resolve({"g": "16"})) == 16
+    assert guideline_choice(4, RECIPES["g4"].resolve({"relu": "false"})) == (False, True)
 
 
 def test_csv_round_trips() -> None:
@@ -91,7 +126,7 @@ def test_csv_round_trips() -> None:
 def test_cli_exports_every_named_figure(tmp_path: Path, figure: str, params: list[str]) -> None:
     fmt = {"g1": "pdf", "g2": "png"}.get(figure, "svg")
     out = tmp_path / f"{figure}.{fmt}"
-    argv = ["export", figure, "--out", str(out), "--device", DEVICE]
+    argv = ["export", figure, "--out", str(out), "--device", DEVICE, "--style", "ieee-single"]
     assert main([*argv, *(a for p in params for a in ("-p", p))]) == 0
     check_format(out.read_bytes(), fmt)
 
@@ -103,6 +138,7 @@ def test_cli_exports_every_named_figure(tmp_path: Path, figure: str, params: lis
     ["export", "g1"],  # no --out
     ["export", "g1", "--out", "x.svg", "--device", "no_such_device"],
     ["export", "blocks", "--out", "x.svg", "-p", "channels=250"],  # not a multiple of 4g
+    ["export", "g1", "--out", "x.svg", "--style", "a4"],  # unknown style
 ])
 def test_cli_bad_input_exits_2_with_one_line(argv: list[str], capsys: pytest.CaptureFixture, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,3 +159,4 @@ def test_cli_lists_figures(capsys: pytest.CaptureFixture) -> None:
     assert main(["export", "--list"]) == 0
     out = capsys.readouterr().out
     assert all(f"{name}  - " in out for name in RECIPES) and "-p ratio=VALUE" in out
+    assert all(f"{name}  - " in out for name in styles.PRESETS)

@@ -189,7 +189,7 @@ def _need(axes: Iterable[_Axis], letter: str, p: Preset) -> float:
     tick, font = p.px(p.tick_pt), p.px(p.font_pt)
     depth = max((_tick_depth(a, tick, letter) for a in axes), default=0.0)
     titled = any(a.title and a.visible for a in axes)
-    title = max((a.title or "" for a in axes), key=len)
+    title = max((a.title or "" for a in axes), key=len, default="")
     # plotly sets an axis title a little more than a line below the tick labels (measured on kaleido output)
     return depth + (text_height(title, font) + 0.6 * font + 4 if titled else 0)
 
