@@ -29,11 +29,13 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 def _guideline() -> go.Figure:
     settings = ["ReLU yes, shortcut yes", "ReLU yes, shortcut no", "ReLU no, shortcut yes", "ReLU no, shortcut no"]
-    mac = pd.DataFrame({"setting": settings * 2, "config": ["c = 32 (GPU columns)"] * 4 + ["c = 64 (CPU columns)"] * 4,
+    mac = pd.DataFrame({"setting": settings * 2,
+                        "config": ["c = 32 (GPU columns)"] * 4 + ["c = 64 (CPU columns)"] * 4,
                         "mac_bytes": [3.6e7, 2.4e7, 2.4e7, 1.2e7, 7e7, 5e7, 5e7, 3e7],
                         "lower_bound_bytes": [3e7, 2e7, 2e7, 1e7, 6e7, 4e7, 4e7, 2e7]})
     speed = pd.DataFrame([{"setting": s, "device": d, "unit": "batches/s" if "GTX" in d else "images/s",
-                           "batch": 1, "predicted": 100 + 10 * i, "published": 110 + 9 * i if "paper" in d else math.nan}
+                           "batch": 1, "predicted": 100 + 10 * i,
+                           "published": 110 + 9 * i if "paper" in d else math.nan}
                           for d in DEVICES for i, s in enumerate(settings)])
     return figures.guideline_chart(mac, speed, title="G4: Element-wise operations are non-negligible",
                                    highlight=settings[1], published="published (Table 4)")
@@ -42,7 +44,8 @@ def _guideline() -> go.Figure:
 def _scaling() -> go.Figure:
     keys = ["amd_epyc_1t", "gtx1080ti", "snapdragon810"]
     rows = [{"method": m, "phi": phi / 2, "flops": 4e8 * 2 ** (phi / 2), "params": 5e6 * 1.4 ** (phi / 2),
-             "mac_bytes": 1e8 * 1.5 ** (phi / 2), **{f"ms:{k}": (j + 1) * 3 * 1.6 ** (phi / 2) for j, k in enumerate(keys)}}
+             "mac_bytes": 1e8 * 1.5 ** (phi / 2),
+             **{f"ms:{k}": (j + 1) * 3 * 1.6 ** (phi / 2) for j, k in enumerate(keys)}}
             for m in ("compound", "width", "depth", "resolution") for phi in range(15)]
     sweep = pd.DataFrame(rows)
     marks = sweep[(sweep["method"] == "compound") & (sweep["phi"] % 1 == 0)].assign(
@@ -54,9 +57,9 @@ def _scaling() -> go.Figure:
 
 
 def _breakdown() -> go.Figure:
+    models = ("V1 unit (g=3, c=240, s=1)", "V2 unit (c=138, split=0.5, s=1)")
     frame = pd.DataFrame([{"model": m, "device": d, "batch": 1, "ms": 1.0, "Conv": 0.7, "Elemwise": 0.1, "Data": 0.1,
-                           "Shuffle": 0.05, "Other": 0.05} for m in ("V1 unit (g=3, c=240, s=1)",
-                                                                      "V2 unit (c=138, split=0.5, s=1)") for d in DEVICES])
+                           "Shuffle": 0.05, "Other": 0.05} for m in models for d in DEVICES])
     return figures.breakdown_bars(frame, title="Where the time goes (ShuffleNet V2 Figure 2 categories)")
 
 
@@ -106,7 +109,8 @@ def _fit_quality() -> go.Figure:
 
 
 BUILDERS = {"guideline": _guideline, "scaling": _scaling, "breakdown": _breakdown, "op_graphs": _op_graphs,
-            "accuracy_latency": lambda: figures.accuracy_latency(_points(), title="Published top-1 vs predicted latency"),
+            "accuracy_latency": lambda: figures.accuracy_latency(_points(),
+                                                                 title="Published top-1 vs predicted latency"),
             "flops_latency": lambda: figures.flops_latency(_points(), title="Same FLOPs, different speed"),
             "ranking": _ranking, "roofline": _roofline, "fit_quality": _fit_quality}
 CASES = [(f, p) for f in BUILDERS for p in styles.PRESETS]
@@ -162,8 +166,8 @@ def text_boxes(root: ET.Element) -> list[tuple[tuple[float, float, float, float]
                 if not text.strip():
                     continue
                 x = float(line.get("x", node.get("x", 0)))
-                y = float(line.get("y", node.get("y", 0))) + _em(line.get("dy") if line is not node else node.get("dy"),
-                                                                  size)
+                dy = line.get("dy") if line is not node else node.get("dy")
+                y = float(line.get("y", node.get("y", 0))) + _em(dy, size)
                 width = len(text) * GLYPH * size
                 x0 = {"start": x, "middle": x - width / 2, "end": x - width}[anchor]
                 corners = [(x0, y - 0.8 * size), (x0 + width, y - 0.8 * size), (x0, y + 0.25 * size),

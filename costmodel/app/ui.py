@@ -228,7 +228,8 @@ def table(frame: pd.DataFrame, name: str, *, caption: str | None = None) -> None
     """The table (whole up to 25 rows, scrolling beyond), then CSV and LaTeX (booktabs) buttons; `caption`
     goes into the LaTeX."""
     height = 35 * (len(frame) + 1) + 3 if len(frame) <= 25 else "auto"
-    formats = {column: st.column_config.NumberColumn(format=fmt) for column, fmt in tables.display_formats(frame).items()}
+    formats = {column: st.column_config.NumberColumn(format=fmt)
+               for column, fmt in tables.display_formats(frame).items()}  # digits by costmodel/units.py
     st.dataframe(frame, hide_index=True, key=f"table.{name}", height=height, column_config=formats)
     _buttons(name, [("CSV", functools.partial(export.table_csv, frame), f"{name}.csv", "text/csv"),
                     ("LaTeX", functools.partial(export.table_latex, frame, caption=caption, label=f"tab:{name}"),

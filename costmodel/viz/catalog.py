@@ -22,7 +22,8 @@ from costmodel.studies.shufflenet_units import V1_GROUPS, UnitSpec, matched_v2
 from costmodel.zoo.guidelines import STRUCTURES
 from costmodel.zoo.spec import Param
 
-_LEVEL = Param("level", int, 0, "column of the paper's table: 0, 1, 2 (x1/x2/x4 channels, or Table 3-4's c columns)", choices=(0, 1, 2))
+_LEVEL = Param("level", int, 0, "column of the paper's table: 0, 1, 2 (x1/x2/x4 channels, or Table 3-4's c columns)",
+               choices=(0, 1, 2))
 
 
 @dataclass(frozen=True)

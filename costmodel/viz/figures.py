@@ -236,7 +236,8 @@ def guideline_chart(mac: pd.DataFrame, speed: pd.DataFrame, *, title: str | None
                       row=1, col=1)
         if "lower_bound_bytes" in rows and rows["lower_bound_bytes"].notna().any():
             fig.add_trace(go.Scatter(x=rows["setting"], y=rows["lower_bound_bytes"], mode="lines",
-                                     name=f"G1 lower bound, {config}", line=dict(color=color_of(i), dash="dot", width=1),
+                                     name=f"G1 lower bound, {config}",
+                                     line=dict(color=color_of(i), dash="dot", width=1),
                                      hovertemplate=f"%{{x}}: bound %{{y:{HOVER['mac']}}}B<extra></extra>"),
                           row=1, col=1)
     for col, device in enumerate(devices, start=2):
@@ -251,7 +252,8 @@ def guideline_chart(mac: pd.DataFrame, speed: pd.DataFrame, *, title: str | None
             fig.add_trace(go.Scatter(x=rows["setting"], y=rows["published"], mode="markers", name=published,
                                      legendgroup="published", showlegend=True,
                                      marker=dict(symbol="diamond", size=10, color="black"),
-                                     hovertemplate=f"%{{x}}: %{{y:{HOVER['throughput']}}} {unit}<extra>published</extra>"),
+                                     hovertemplate=f"%{{x}}: %{{y:{HOVER['throughput']}}} {unit}"
+                                                   "<extra>published</extra>"),
                           row=1, col=col)
     for trace in fig.data:  # one legend entry per group, wherever the group first appears
         if trace.legendgroup == "published":
@@ -359,7 +361,8 @@ def accuracy_latency(points: pd.DataFrame, *, title: str | None = None) -> go.Fi
     """Published top-1 vs predicted latency, one panel per device, Pareto front as a step line.
 
     `points`: model, family, device, batch, ms, top1 (%)."""
-    fig, devices = _device_scatter(points, "ms", "top1", f"%{{text}}<br>%{{x:{HOVER['ms']}}} ms, top-1 %{{y:.1f}}%<extra></extra>")
+    fig, devices = _device_scatter(points, "ms", "top1",
+                                   f"%{{text}}<br>%{{x:{HOVER['ms']}}} ms, top-1 %{{y:.1f}}%<extra></extra>")
     for col, device in enumerate(devices, start=1):
         front = pareto_front(points[points["device"] == device], "ms", "top1")
         fig.add_trace(go.Scatter(x=front["ms"], y=front["top1"], mode="lines", line=dict(shape="hv", color="black",
@@ -375,7 +378,8 @@ def flops_latency(points: pd.DataFrame, *, title: str | None = None) -> go.Figur
     """"Same FLOPs, different speed": FLOPs vs predicted latency, one panel per device, colour by family.
 
     `points`: model, family, device, batch, flops, ms."""
-    fig, devices = _device_scatter(points, "flops", "ms", f"%{{text}}<br>%{{x:{HOVER['flops']}}} MAdds, %{{y:{HOVER['ms']}}} ms<extra></extra>")
+    fig, devices = _device_scatter(points, "flops", "ms", f"%{{text}}<br>%{{x:{HOVER['flops']}}} MAdds, "
+                                                          f"%{{y:{HOVER['ms']}}} ms<extra></extra>")
     for col, device in enumerate(devices, start=1):
         fig.update_xaxes(title_text="FLOPs (multiply-adds)", type="log", dtick=1, row=1, col=col)
         fig.update_yaxes(title_text=f"predicted latency (ms, batch {_batch(points, device)})", type="log", dtick=1,
@@ -433,7 +437,8 @@ def fit_quality(points: pd.DataFrame, *, title: str | None = None) -> go.Figure:
         fig.add_trace(go.Scatter(x=part["measured_ms"], y=part["fitted_ms"], mode="markers", name=str(kind),
                                  text=part["name"], marker=dict(size=7, color=KIND_COLORS.get(kind, color_of(i)),
                                                                 symbol=symbol_of(i)),
-                                 hovertemplate=f"%{{text}}<br>measured %{{x:{HOVER['ms']}}} ms, fitted %{{y:{HOVER['ms']}}} ms<extra></extra>"))
+                                 hovertemplate=f"%{{text}}<br>measured %{{x:{HOVER['ms']}}} ms, "
+                                               f"fitted %{{y:{HOVER['ms']}}} ms<extra></extra>"))
     values = pd.concat([points["measured_ms"], points["fitted_ms"]])
     values = values[values > 0]
     if len(values):

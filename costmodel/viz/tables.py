@@ -98,6 +98,7 @@ def transposed(frame: pd.DataFrame, key: str = "model") -> pd.DataFrame:
     """One column per row of `frame` (named by its `key` column), one row per metric: how a few models compare."""
     out = frame.set_index(key).T.reset_index(names="metric")
     out.columns = [str(c) for c in out.columns]
+    out = out.astype(object)
     for i, metric in enumerate(out["metric"]):  # each row is one quantity: printed by its rule, as text
         quantity, values = quantity_of(str(metric)), out.iloc[i, 1:].tolist()
         if quantity and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
