@@ -1,7 +1,7 @@
 """A sample of timm models across families, by name: every op known (status complete), every parameter owned
 by an op that reads it (params_unread == 0, so the total equals sum(p.numel())), and conv/linear/matmul/einsum
 multiply-adds equal to fvcore's where fvcore can count (fvcore runs the model on real CPU tensors: a few
-small ones). About three minutes on 2 cores; the slowest timm models are left to benchmarks."""
+small ones). About four minutes on 2 shared cores; the slowest timm models are left to benchmarks."""
 import pytest
 import timm
 
