@@ -231,10 +231,15 @@ def _message(error: Exception) -> str:
     return text if isinstance(error, CostModelError) else f"{type(error).__name__}: {text}"[:500]
 
 
+def _identity(plan: Plan, point: Point) -> dict[str, Any]:
+    """The columns that name a point: index, label, arch and its parameters."""
+    return {"point_index": point.index, "point": point.label(plan.arch), "arch": plan.arch,
+            **{f"param:{k}": v for k, v in point.values}}
+
+
 def evaluate_point(plan: Plan, point: Point) -> dict[str, Any]:
     """One row: costs at batch 1 and latency on every device; a failure is a row with status 'error'."""
-    row: dict[str, Any] = {"point_index": point.index, "point": point.label(plan.arch), "arch": plan.arch,
-                           **{f"param:{k}": v for k, v in point.values}}
+    row = _identity(plan, point)
     reports: dict[int, Report] = {}
 
     def report(batch: int) -> Report:
@@ -264,8 +269,7 @@ def evaluate_chunk(plan: Plan, points: Sequence[Point]) -> list[dict[str, Any]]:
 
 def error_rows(plan: Plan, points: Sequence[Point], error: Exception) -> list[dict[str, Any]]:
     """Rows for a chunk whose task itself failed (a worker died): every point carries the error."""
-    return [{"point_index": p.index, "point": p.label(plan.arch), "arch": plan.arch,
-             **{f"param:{k}": v for k, v in p.values}, "status": "error", "error": _message(error)} for p in points]
+    return [{**_identity(plan, p), "status": "error", "error": _message(error)} for p in points]
 
 
 # ---------------------------------------------------------------- Parquet: parts as chunks finish, one file at the end
@@ -364,7 +368,7 @@ def _dask(tasks: list[Task], workers: int, scheduler: str | None) -> Iterator[tu
 
 @dataclass
 class Outcome:
-    """What a run did: rows written now, points skipped as already done, error rows, seconds, interrupted."""
+    """What a run did: rows written now, points skipped as already done, error rows, seconds."""
 
     out: Path
     total: int
@@ -372,7 +376,6 @@ class Outcome:
     skipped: int = 0
     errors: int = 0
     seconds: float = 0.0
-    interrupted: bool = False
     rows: int = 0  # rows in the file at the end
 
     @property
@@ -418,10 +421,7 @@ def run(plan: Plan, out: str | Path, *, workers: int = 2, scheduler: str | None 
                 outcome.errors += sum(row["status"] == "error" for row in rows)
                 if progress:
                     progress(outcome.skipped + outcome.written, outcome.total)
-    except KeyboardInterrupt:
-        outcome.interrupted = True
-        raise
-    finally:
+    finally:  # also on Ctrl-C: what finished is merged into a valid file
         outcome.seconds = time.perf_counter() - start
         outcome.rows = merge(out, schema)
     return outcome
