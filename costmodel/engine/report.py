@@ -148,11 +148,14 @@ class Report:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Report:
-        """The report `to_json` wrote; ValueError/KeyError/TypeError on text that is not such a report."""
-        data = json.loads(text)
-        graph = nx.node_link_graph(_untag_tuples(data["graph"]), edges="edges")
-        ops = ops_frame(graph)
-        return cls(graph, ops, blocks_frame(graph, ops), data["summary"])
+        """The report `to_json` wrote; ValueError on text that is not such a report."""
+        try:
+            data = json.loads(text)
+            graph = nx.node_link_graph(_untag_tuples(data["graph"]), edges="edges")
+            ops = ops_frame(graph)
+            return cls(graph, ops, blocks_frame(graph, ops), dict(data["summary"]))
+        except (AttributeError, KeyError, TypeError, IndexError, nx.NetworkXError) as error:
+            raise ValueError(f"not a cost report ({type(error).__name__}: {error})") from None
 
 
 _TUPLE = "__tuple__"
