@@ -137,4 +137,7 @@ def test_lint_on_a_host_bound_run_says_launches_are_the_cost(capsys):
     assert main(["lint", "shufflenet_v2", "--device", "h200_b1", "--json"]) == 0
     findings = json.loads(capsys.readouterr().out)["findings"]
     launch = [f for f in findings if f["guideline"] in ("G3", "G4")]
-    assert all("launches, not bytes" in f["evidence"] for f in launch)
+    assert launch and all("launches, not bytes" in f["evidence"] for f in launch)
+    assert main(["lint", "shufflenet_v2", "--device", "h200_b1", "--mode", "graph", "--json"]) == 0
+    graph = json.loads(capsys.readouterr().out)["findings"]
+    assert not any("launches, not bytes" in f["evidence"] for f in graph)

@@ -78,9 +78,10 @@ def test_views_are_free_and_every_kernel_pays_its_overhead():
 def test_breakdown_per_op_and_per_block_sum_to_the_total(profile, arch, params):
     latency = predict(analyze_for_profile(arch, profile, params=params), profile)
     assert list(latency.breakdown) == list(CATEGORIES)
-    assert sum(latency.breakdown.values()) == pytest.approx(latency.ms, rel=1e-9)
-    assert latency.per_op["ms"].sum() == pytest.approx(latency.ms, rel=1e-9)
-    assert latency.per_block["ms"].sum() == pytest.approx(latency.ms, rel=1e-9)
+    assert sum(latency.breakdown.values()) == pytest.approx(latency.device_ms, rel=1e-9)  # device time (GPUs)
+    assert latency.per_op["ms"].sum() == pytest.approx(latency.device_ms, rel=1e-9)
+    assert latency.per_block["ms"].sum() == pytest.approx(latency.device_ms, rel=1e-9)
+    assert latency.device_ms <= latency.ms * (1 + 1e-9) and (profile.host or latency.device_ms == latency.ms)
     assert list(latency.per_op.columns) == ["name", "kind", "category", "block", "ms"]
     assert latency.ms > 0 and all(v >= 0 for v in latency.breakdown.values())
 
@@ -116,7 +117,7 @@ def test_report_latency_is_predict_and_to_dict_is_the_json_form():
     latency = predict(report, profile)
     assert isinstance(latency, Latency) and latency.ms == predict(report, profile).ms
     data = latency.to_dict()
-    assert set(data) == {"device", "batch", "ms", "throughput", "unit", "breakdown"}
+    assert set(data) == {"device", "batch", "mode", "ms", "throughput", "unit", "bound", "host_ms", "device_ms", "breakdown"}
     assert json.loads(json.dumps(data)) == data and data["device"] == "gtx1080ti"
 
 

@@ -107,7 +107,7 @@ def latencies(args: argparse.Namespace, report: Report) -> list[Latency]:
 def print_latency(latency: Latency) -> None:
     parts = ", ".join(f"{name} {ms:.3g} ms ({percent(ms / latency.device_ms if latency.device_ms else 0)})"
                       for name, ms in latency.breakdown.items())
-    print(f"\nLatency on {latency.device} at batch {latency.batch} ({latency.mode}): {latency.ms:.4g} ms per batch, "
+    print(f"\nLatency on {latency.device} at batch {latency.batch}: {latency.ms:.4g} ms per batch ({latency.mode}), "
           f"{latency.throughput:.4g} {latency.unit}{'  (PARTIAL: unknown ops cost overhead only)' * latency.partial}")
     print(f"  {latency.bound}-bound: host issues kernels in {latency.host_ms:.4g} ms, device busy {latency.device_ms:.4g} ms")
     print(f"  device time by ShuffleNet V2 Fig. 2 category: {parts}")

@@ -31,7 +31,6 @@ from costmodel.latency.model import op_samples, predict
 from costmodel.latency.profiler import fit_gpu
 from costmodel.latency.profiles import PROFILE_DIR, DeviceProfile, Measurement, Source, load_profile, save_profile
 from costmodel.latency.schedule import Mode
-from costmodel.sources.names import label
 from costmodel.zoo.layers import channel_shuffle
 
 H200_DIR = Path(__file__).resolve().parents[2] / "data" / "measurements" / "h200-2026-11-30"
@@ -135,7 +134,7 @@ def predicted_runs(table: pd.DataFrame, profiles: dict[int, DeviceProfile], *, p
         params = json.loads(row.params)
         with torch.device("meta"):
             model, shape = zoo.build(row.arch, batch=row.batch, **params)
-        report = analyze(model, shape, arch=label(row.arch, params))
+        report = analyze(model, shape, arch=row.net)
         eager, graph = (predict(report, profiles[row.batch], mode) for mode in ("eager", "graph"))
         rows.append({"pred_graph_ms": graph.ms, "pred_eager_ms": eager.ms, "bound": eager.bound,
                      "host_ms": eager.host_ms, "flops": report.summary["flops"]})

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from costmodel.errors import CostModelError
 from costmodel.latency.kernels import KERNEL_CLASSES, kernel_class
@@ -43,6 +42,8 @@ def _counts(measurements: Sequence[Measurement]) -> tuple[np.ndarray, list[str]]
 def fit_host(measurements: Sequence[Measurement], data: str) -> tuple[HostModel, np.ndarray]:
     """Per-class host issue times fitted to the measurements' `host_ms`, and the fitted host ms of each.
     Classes no measurement uses get the median of the fitted classes' times."""
+    from scipy.optimize import least_squares  # only when fitting: predicting must not load scipy (CLI start-up)
+
     timed = [m for m in measurements if m.host_ms is not None]
     if not timed:
         raise CostModelError("no measurement has a host time (host_ms)",
