@@ -101,3 +101,14 @@ def test_accuracy_surrogate_grows_with_every_dimension_and_saturates() -> None:
         assert s(*grow) > s(1, 1, 1)
     assert s(64, 64, 64) < 100 and s(64, 64, 64) - s(8, 8, 8) < s(8, 8, 8) - s(1, 1, 1)
     assert math.isfinite(s.loo_rmse)
+
+
+def test_relative_budgets_are_multiples_of_the_unscaled_latency(synthetic: pd.DataFrame) -> None:
+    from costmodel.cli.sweep_cmd import budgets_of
+
+    assert opt.relative_budgets(synthetic, ["syn"], 4.0) == {"syn": 12.0}  # B0-like point: 1 + 1 + 1 ms
+    assert budgets_of("4x", synthetic, ["syn"]) == {"syn": 12.0}
+    assert budgets_of("7.5", synthetic, ["syn"]) == {"syn": 7.5}
+    for bad in ("fast", "-2x", "0"):
+        with pytest.raises(CostModelError, match="--budget"):
+            budgets_of(bad, synthetic, ["syn"])

@@ -47,8 +47,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scaling", action="store_true",
                         help="sweep depth x width x resolution multipliers and EfficientNet's compound path "
                              "(with ARCH one of " + ", ".join(optimal_scaling.KNOBS) + ")")
-    parser.add_argument("--budget", type=float, action="append", metavar="MS",
-                        help="with --scaling: latency budget in ms per batch (repeatable)")
+    parser.add_argument("--budget", action="append", metavar="MS|FACTORx",
+                        help="with --scaling: latency budget in ms per batch, or e.g. 2x: twice the unscaled "
+                             "network's latency on each device (repeatable)")
 
 
 def devices(names: list[str]) -> list[DeviceProfile]:
@@ -66,16 +67,31 @@ def _plan(args: argparse.Namespace, profiles: list[DeviceProfile]) -> sweep.Plan
                            devices=profiles, batch=args.batch, dtype=args.dtype, mode=args.mode)
 
 
-def print_scaling(results: pd.DataFrame, arch: str, names: list[str], budgets: list[float]) -> None:
+def budgets_of(text: str, frame: pd.DataFrame, names: list[str]) -> dict[str, float]:
+    """'20' -> 20 ms on every device; '2x' -> twice the unscaled network's latency on each device."""
+    try:
+        value = float(text.removesuffix("x"))
+    except ValueError:
+        raise CostModelError(f"--budget {text} is not a number of ms or a factor", "write --budget 20 or --budget 2x") \
+            from None
+    if value <= 0:
+        raise CostModelError(f"--budget {text} is not positive", "write --budget 20 or --budget 2x")
+    if text.endswith("x"):
+        return optimal_scaling.relative_budgets(frame, names, value)
+    return dict.fromkeys(names, value)
+
+
+def print_scaling(results: pd.DataFrame, arch: str, names: list[str], budgets: list[str]) -> None:
     """The device-optimal scaling table at each budget and the fitted bases per device."""
     frame = optimal_scaling.multipliers(results, arch)
     surrogate = optimal_scaling.accuracy_surrogate() if arch == "efficientnet" else None
     for budget in budgets:
-        table = optimal_scaling.budget_table(frame, dict.fromkeys(names, budget), surrogate)
+        table = optimal_scaling.budget_table(frame, budgets_of(budget, frame, names), surrogate)
         if "flops" in table:
             table["flops"] = table["flops"].map(lambda v: "-" if pd.isna(v) else si(v, "MAdds"))
-        print(f"\nMost FLOPs within {budget:g} ms per batch (ms at each device's batch):")
-        print(table.drop(columns="budget_ms").to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        print(f"\nMost FLOPs within {budget}{'' if budget.endswith('x') else ' ms'} per batch "
+              "(ms at each device's batch; blank: nothing fits):")
+        print(table.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.3g}"))
     fits = pd.DataFrame([optimal_scaling.fit_bases(frame, name).to_dict() for name in names])
     print("\nPer device, the bases (alpha*beta^2*gamma^2 = 2) whose phi-curve stays closest to the frontier; gap = "
           "mean FLOPs shortfall at equal latency (EfficientNet: 1.2, 1.1, 1.15):")
