@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 
 from costmodel import zoo
+from costmodel.zoo.guidelines import tables_batch
 from costmodel.engine.analysis import analyze
 from costmodel.latency.fitting import fit
 from costmodel.latency.kernels import COMPUTE_CLASSES, KERNEL_CLASSES
@@ -36,7 +37,7 @@ from costmodel.latency.model import measurement_ms, op_samples
 from costmodel.latency.profiles import PROFILE_DIR, DeviceProfile, KernelParams, LatencyModel, Measurement, Source, \
     save_profile
 
-CALIBRATION_BATCH = 1
+CALIBRATION_BATCH = tables_batch()
 _REFERENCE = "ShuffleNet V2 (Ma et al., ECCV 2018, arXiv 1807.11164)"
 
 

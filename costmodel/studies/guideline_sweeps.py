@@ -13,14 +13,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from costmodel.latency.calibrate import CALIBRATION_BATCH, paper_cells
 from costmodel.errors import CostModelError
 from costmodel.studies.evaluate import Settings, ZooModel, latency, per_image, profile
 from costmodel.engine.kinds import OpKind
 from costmodel.latency.profiles import DeviceProfile
 from costmodel.engine.report import Report
 from costmodel.engine.opcosts import g1_lower_bound
-from costmodel.zoo.guidelines import g1_pair
+from costmodel.zoo.guidelines import g1_pair, guideline_settings, tables_batch
 from costmodel.zoo.layers import round_to_multiple
 
 
@@ -53,10 +52,10 @@ def publishes(device: DeviceProfile) -> bool:
 
 def cells(table: int, kind: str, level: int) -> list[dict]:
     """The settings of one table column: `level` 0-2 of the `kind` ('gpu'/'arm') columns, in row order, read
-    as the calibrated profiles read them (costmodel.latency.calibrate.paper_cells: x2/x4 = 2x/4x channels)."""
+    as the calibrated profiles read them (costmodel.zoo.guideline_settings: x2/x4 = 2x/4x channels)."""
     if level not in LEVELS:
         raise CostModelError(f"level {level} is not a column of Table {table}", "use level 0, 1 or 2")
-    rows = [c for c in paper_cells(kind) if c["table"] == table]
+    rows = [c for c in guideline_settings(table) if c["device"] == kind]
     columns = list(dict.fromkeys(c["column"] for c in rows))
     return [c for c in rows if c["column"] == columns[level]]
 
@@ -116,7 +115,7 @@ def sweep(table: int, level: int, settings: Settings, choice: object = None) -> 
 
     Columns: guideline, setting, yours, column, arch, config, flops, mac_elements, mac_bytes,
     lower_bound_bytes (G1 only), device, batch, predicted, published, unit, error_pct."""
-    rows, batch = [], settings.batch or CALIBRATION_BATCH
+    rows, batch = [], settings.batch or tables_batch()
     for name in settings.devices:
         device = profile(name)
         kind = paper_device(device)

@@ -192,6 +192,11 @@ def guideline_settings(table: int) -> list[dict[str, object]]:
     return settings
 
 
+def tables_batch() -> int:
+    """The batch Tables 1-4 were measured at (data/reference/shufflenetv2_tables_setup.csv says why)."""
+    return int(next(r["value"] for r in reference_csv("shufflenetv2_tables_setup.csv") if r["setting"] == "batch"))
+
+
 def _micro_input(channels: Callable[..., int]) -> Callable[..., tuple[int, int]]:
     return lambda **kwargs: (channels(**kwargs), RESOLUTION)
 
