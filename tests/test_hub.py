@@ -51,3 +51,13 @@ def test_cli_lists_names_and_rejects_unknown_ones_with_exit_2():
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and "resnet18" in bad.stderr
+
+
+def test_the_same_network_from_two_libraries_costs_the_same():
+    """timm's mobilenetv2_100 and torchvision's mobilenet_v2 are one architecture written twice (timm's BN is
+    its own BatchNormAct2d with a shape assert on its input): FLOPs, params and MAC must agree, BN folded in both."""
+    from costmodel.engine.analysis import analyze
+
+    summaries = [analyze(*load_model(name)[:2]).summary for name in ("torchvision:mobilenet_v2", "timm:mobilenetv2_100")]
+    keys = ("flops", "params", "mac_elements")
+    assert [s[k] for k in keys for s in summaries[:1]] == [s[k] for k in keys for s in summaries[1:]]

@@ -123,7 +123,9 @@ class _Walker:
         self.fold_bn = fold_bn
         self.values: dict[str, object] = {}
         self.ops: dict[str, _Op] = {}
-        self.users = {n.name: len(n.users) for n in traced.graph.nodes}
+        # Users that compute a tensor: a shape check (x.ndim, torch._assert) on a conv output does not keep
+        # the BatchNorm after it from folding.
+        self.users = {n.name: sum(1 for u in n.users if _flat_tensor_metas(u.meta.get("val"))) for n in traced.graph.nodes}
 
     def run(self) -> list[_Op]:
         for node in self.traced.graph.nodes:
