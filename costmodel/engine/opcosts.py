@@ -88,16 +88,17 @@ def matmul_cost(op: OpCall) -> OpCost:
 
 
 def _einsum_letters(equation: str, operands: Sequence[Shape]) -> tuple[list[str], str]:
-    """Input subscripts with '...' expanded into spare letters, and the output subscript."""
-    inputs, _, output = equation.replace(" ", "").partition("->")
+    """Input subscripts with '...' expanded into spare letters, and the output subscript (implicit form: the
+    letters used once, sorted, after the broadcast dims)."""
+    inputs, arrow, output = equation.replace(" ", "").partition("->")
     terms = inputs.split(",")
     spare = [c for c in string.ascii_letters if c not in equation]
-    width = max((len(s) - (len(t) - 3) for t, s in zip(terms, operands) if "..." in t), default=0)
-    ellipsis = "".join(spare[:width])
-    expanded = [t.replace("...", ellipsis[width - (len(s) - (len(t) - 3)):]) for t, s in zip(terms, operands)]
-    if not _:
-        counts = "".join(expanded)
-        output = ellipsis + "".join(sorted(c for c in set(counts) if counts.count(c) == 1 and c not in ellipsis))
+    covered = [len(shape) - (len(term) - 3) if "..." in term else 0 for term, shape in zip(terms, operands)]
+    ellipsis = "".join(spare[:max(covered, default=0)])
+    expanded = [term.replace("...", ellipsis[len(ellipsis) - n:]) for term, n in zip(terms, covered)]
+    if not arrow:
+        letters = "".join(expanded)
+        output = ellipsis + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ellipsis))
     return expanded, output.replace("...", ellipsis)
 
 
