@@ -46,6 +46,8 @@ with right:
                                                settings)), "zoo_model", caption=f"{model.label}: costs (FLOPs = multiply-adds) and predicted latency.")
     ui.chart(figures.breakdown_bars(evaluate.breakdown([model], settings), title=f"{model.label}: where the time "
                                     "goes"), "zoo_model_breakdown")
+    if note := evaluate.host_bound(model, settings):
+        st.info(note)
 with st.expander("Per block"):
     ui.table(tables.readable(evaluate.block_table(model, settings), settings), "zoo_model_blocks",
              caption=f"{model.label}: per-block kernels, width, costs and predicted ms.")
