@@ -3,7 +3,6 @@ error rows, the documented Parquet schema, grid parsing and the CLI. Ground trut
 (10 blocks of two 1x1 convs at 56x56: 2 * 10 * 56^2 * c1 * c2 multiply-adds) and the grids written here."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
