@@ -13,7 +13,8 @@ Costs come from the device's latency model (costmodel.latency.model). G1 and G2:
 of its counterfactual (the balanced conv; the dense conv at equal FLOPs), at least 0. G3: what the model
 charges the block's compute kernels beyond their roofline time - per-kernel overhead and under-utilisation,
 the mechanism of G3. G4: the whole time of the flagged op type. Each cost is judged on its own; an op can
-appear under two guidelines, so costs are not added up across findings.
+appear under two guidelines, so costs are not added up across findings. On a host-bound GPU run (eager mode,
+costmodel.latency.schedule) an op's time for G3 and G4 is its host issue time: the device waits for launches.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ import pandas as pd
 
 from costmodel.engine.kinds import COMPUTE_KINDS, DATA_KINDS, OpKind
 from costmodel.engine.opcosts import g1_lower_bound
-from costmodel.latency.model import Latency, op_features, op_milliseconds, predict
+from costmodel.latency.host import host_us
+from costmodel.latency.model import Features, Latency, op_features, op_milliseconds, predict
 from costmodel.latency.schedule import Mode
 from costmodel.latency.profiles import DeviceProfile, LatencyModel
 from costmodel.engine.report import Report
@@ -268,8 +270,9 @@ def _g4(report: Report, ms: pd.Series, total_ms: float, joins: pd.Index) -> list
     return findings
 
 
-HOST_BOUND_NOTE = ("; this run is host-bound ({host:.3g} ms to issue kernels, {device:.3g} ms of device work): "
-                   "launches, not bytes, are the cost - fewer ops (fusion, a CUDA graph) save time, smaller ones do not")
+HOST_BOUND_NOTE = ("; this run is host-bound ({host:.3g} ms to issue kernels, {device:.3g} ms of device work), "
+                   "so the cost is the ops' host issue time: launches, not bytes, are the cost - fewer ops "
+                   "(fusion, a CUDA graph) save time, smaller ones do not")
 
 
 def _launch_note(finding: Finding, latency: Latency) -> Finding:
@@ -280,10 +283,20 @@ def _launch_note(finding: Finding, latency: Latency) -> Finding:
     return replace(finding, evidence=finding.evidence + note)
 
 
+def _op_cost_ms(report: Report, profile: DeviceProfile, latency: Latency) -> pd.Series:
+    """What each op costs the run: its device time, or on a host-bound run its host issue time (the device
+    waits for launches, so an op's bytes cost nothing there and its launch costs everything)."""
+    if latency.bound != "host" or profile.host is None:
+        return pd.Series(latency.per_op["ms"].to_numpy(), index=report.ops.index)
+    features = op_features(report.ops)
+    issue = host_us(Features(features).cls, profile.host) * 1e-3
+    return pd.Series(np.where(features["launches"], issue, 0.0), index=report.ops.index)
+
+
 def lint(report: Report, profile: DeviceProfile, mode: Mode = "eager") -> LintResult:
     """The guideline findings of `report` on `profile` run in `mode`, costliest first."""
     latency = predict(report, profile, mode)
-    ms = pd.Series(latency.per_op["ms"].to_numpy(), index=report.ops.index)
+    ms = _op_cost_ms(report, profile, latency)
     model = profile.latency_model
     flagged = _fragmented(report.blocks)
     joins = _branch_joins(report, flagged)
