@@ -166,8 +166,8 @@ def text_boxes(root: ET.Element) -> list[tuple[tuple[float, float, float, float]
                 if not text.strip():
                     continue
                 x = float(line.get("x", node.get("x", 0)))
-                dy = line.get("dy") if line is not node else node.get("dy")
-                y = float(line.get("y", node.get("y", 0))) + _em(dy, size)
+                shift = line.get("dy") if line is not node else node.get("dy")
+                y = float(line.get("y", node.get("y", 0))) + _em(shift, size)
                 width = len(text) * GLYPH * size
                 x0 = {"start": x, "middle": x - width / 2, "end": x - width}[anchor]
                 corners = [(x0, y - 0.8 * size), (x0 + width, y - 0.8 * size), (x0, y + 0.25 * size),

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from costmodel.studies import evaluate, guideline_sweeps, ranking, scaling, zoo_table
 from costmodel.viz import figures
-from costmodel.viz.labels import channels_label, device_label
+from costmodel.viz.labels import channels_label, device_label, display_name
 from costmodel.errors import CostModelError
 from costmodel.studies.evaluate import Settings
 from costmodel.studies.shufflenet_units import V1_GROUPS, UnitSpec, matched_v2
@@ -138,9 +138,8 @@ def zoo_panel(settings: Settings) -> ZooPanel:
                     figures.accuracy_latency(shown, title=PARETO_TITLE))
 
 
-def ranking_figure(ranked: pd.DataFrame, target_ms: float, w: float,
-                   names: Mapping[str, str] | None = None) -> go.Figure:
-    shown = ranked.assign(device=[(names or {}).get(d, d) for d in ranked["device"]])
+def ranking_figure(ranked: pd.DataFrame, target_ms: float, w: float) -> go.Figure:
+    shown = ranked.assign(device=[display_name(d) for d in ranked["device"]])
     return figures.ranking_bars(shown, title=f"MnasNet reward ACC x (LAT / {target_ms:g} ms)^{w:g}")
 
 
@@ -153,8 +152,7 @@ def _pareto(settings: Settings, p: dict[str, Any]) -> go.Figure:
 
 
 def _ranking(settings: Settings, p: dict[str, Any]) -> go.Figure:
-    return ranking_figure(ranking.rank(zoo_panel(settings).long, p["target_ms"], p["w"]), p["target_ms"], p["w"],
-                          device_names(settings))
+    return ranking_figure(ranking.rank(zoo_panel(settings).long, p["target_ms"], p["w"]), p["target_ms"], p["w"])
 
 
 def block_units(p: Mapping[str, Any]) -> tuple[UnitSpec, UnitSpec]:
@@ -172,7 +170,7 @@ def _blocks(settings: Settings, p: dict[str, Any]) -> go.Figure:
 
 
 def _breakdown(settings: Settings, p: dict[str, Any]) -> go.Figure:
-    return figures.breakdown_bars(_named(evaluate.breakdown(list(block_units(p)), settings), settings),
+    return figures.breakdown_bars(evaluate.breakdown(list(block_units(p)), settings),
                                   title="Where the time goes (ShuffleNet V2 Figure 2 categories)")
 
 

@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 
 from costmodel.engine.kinds import CATEGORIES
 from costmodel.units import HOVER, bytes_, ms as ms_text, si
+from costmodel.viz.labels import display_name
 
 # Okabe-Ito based: distinguishable with colour-blindness and in greyscale print.
 KIND_COLORS = {
@@ -195,7 +196,8 @@ def breakdown_bars(breakdown: pd.DataFrame, *, title: str | None = None) -> go.F
     (Conv, Elemwise, Data, Shuffle, Other). Bars show each category's share of the predicted time, as
     ShuffleNet V2 Figure 2; hover and the right-hand labels give ms."""
     totals = breakdown[list(CATEGORIES)].sum(axis=1)
-    labels = [f"{r.model}<br>{r.device}, batch {r.batch}: {ms_text(t)}" for r, t in zip(breakdown.itertuples(), totals)]
+    labels = [f"{r.model}<br>{display_name(r.device)}, batch {r.batch}: {ms_text(t)}"
+              for r, t in zip(breakdown.itertuples(), totals)]
     fig = go.Figure()
     for cat in CATEGORIES:
         share = 100 * breakdown[cat] / totals.where(totals > 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from costmodel.latency.profiles import DeviceProfile
+from costmodel.latency.profiles import DeviceProfile, profile_names
 from costmodel.studies.evaluate import profile
 
 _VENDOR = re.compile(r"^(NVIDIA|GeForce|Qualcomm|Intel|Apple)\s+")
@@ -12,7 +12,8 @@ _VENDOR = re.compile(r"^(NVIDIA|GeForce|Qualcomm|Intel|Apple)\s+")
 
 def device_label(device: DeviceProfile | str) -> str:
     """The hardware in a few words plus where its numbers come from: '(paper)' for profiles calibrated to a
-    paper's tables, '(measured)' for profiles timed on the machine; details in brackets are dropped."""
+    paper's tables, '(measured)' for profiles timed on the machine ('measured at batch 8' for a GPU, whose
+    profiles differ by batch); details in brackets are dropped."""
     device = profile(device) if isinstance(device, str) else device
     name = re.sub(r"\s*\(.*\)\s*$", "", device.device)
     while _VENDOR.match(name):
@@ -20,7 +21,16 @@ def device_label(device: DeviceProfile | str) -> str:
     name = re.sub(r"(\d{3,4})\s?Ti\b", r"\1 Ti", name)
     if device.threads and device.source.method != "calibrated":
         name += f", {device.threads} thread{'s' if device.threads > 1 else ''}"
-    return f"{name} ({'paper' if device.source.method == 'calibrated' else device.source.method})"
+    if device.source.method == "calibrated":
+        return f"{name} (paper)"
+    at_batch = f" at batch {device.batch}" if device.kind == "gpu" else ""
+    return f"{name} ({device.source.method}{at_batch})"
+
+
+def display_name(key: str) -> str:
+    """A shipped profile's key ('gtx1080ti') -> its `device_label`; any other name (an uploaded profile's own)
+    is already the user's words and stays."""
+    return device_label(key) if key in profile_names() else key
 
 
 def channels_label(config: str) -> str:

@@ -258,7 +258,7 @@ def apply(fig: go.Figure, p: Preset | str) -> go.Figure:
     pairs = _panels(out, xs, ys)
     for x in xs:  # category labels upright if they fit side by side, slanted if slanted lines clear, else vertical
         count = len({v for t in out.data if (t.xaxis or "x") == "x" + x.name[5:] for v in _values(t, "x")})
-        spacing = (0.9 * width / n_columns - 60) / max(1, count)
+        spacing = panel_w / max(1, count)
         label = (x.tick_chars + 1) * CHAR_WIDTH * tick
         if x.angle and count:
             if label < spacing:
