@@ -152,3 +152,18 @@ def test_recurrent_layers_count_their_gate_products(cell, gates):
     op = only(ops_of(model, (n, length, d)), "recurrent")
     tokens = n * length
     assert op.flops == tokens * 2 * gates * hidden * ((d + hidden) + (2 * hidden + hidden))
+
+
+def test_indexing_with_a_tensor_is_a_gather_and_basic_slicing_a_copy():
+    class Picker(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("idx", torch.tensor([3, 0, 1]))
+
+        def forward(self, x):
+            return x[:, self.idx] + x[:, 1:4]
+
+    report = ops_of(Picker(), (2, 5, 4))
+    gathered, sliced = report.ops[report.ops["op"] == "slice"].itertuples()
+    assert gathered.mac_elements == 2 * (2 * 3 * 4) + 3  # the 3 picked rows, read and written, and the index
+    assert sliced.mac_elements == 2 * 5 * 4 + 2 * 3 * 4  # today's rule for a slice: input + output

@@ -150,13 +150,15 @@ def cast_attrs(ctx: CallContext) -> dict[str, object]:
 
 
 def index_attrs(ctx: CallContext) -> dict[str, object]:
-    """Elements of the integer/bool index tensors among the arguments (the source's elements are not read)."""
+    """Elements of the integer/bool index tensors among the arguments (the source's elements are not read). The
+    source is the first argument, except for an embedding, whose first argument is the indices."""
     def leaves(value: Any) -> list[Any]:
         if isinstance(value, (list, tuple)):
             return [leaf for item in value for leaf in leaves(item)]
         return [value] if hasattr(value, "dtype") and not value.dtype.is_floating_point else []
 
-    return {"index_elements": sum(int(t.numel()) for t in leaves(list(ctx.args) + list(ctx.kwargs.values())))}
+    indices = ctx.args if ctx.module is not None or ctx.raw == "embedding" else ctx.args[1:]
+    return {"index_elements": sum(int(t.numel()) for t in leaves(list(indices) + list(ctx.kwargs.values())))}
 
 
 def recurrent_attrs(ctx: CallContext) -> dict[str, object]:

@@ -225,6 +225,11 @@ def gather_cost(op: OpCall) -> OpCost:
     return OpCost(mac=2 * out + int(op.attrs.get("index_elements", 0)))
 
 
+def slice_cost(op: OpCall) -> OpCost:
+    """Basic slicing copies what it reads; indexing with a tensor (x[idx], x[mask]) is a gather."""
+    return gather_cost(op) if op.attrs.get("index_elements") else io_cost(op)
+
+
 def cast_cost(op: OpCall) -> OpCost:
     """A dtype conversion reads and writes every element; to the same dtype (or only a device) it is free."""
     return OpCost(mac=io_elements(op)) if op.attrs.get("converts") else OpCost(kind=OpKind.VIEW)
