@@ -35,6 +35,18 @@ with fit:
     points = profile_views.fit_points(device)
     ui.chart(figures.fit_quality(points, title=f"{device.name}: measured vs fitted ({device.fit.median_ape:.1f}% "
                                  "median error)"), f"fit_{device.name}")
+st.subheader("Where the model is weak")
+by_class, by_family = st.columns(2)
+with by_class:
+    ui.chart(figures.residuals_by_group(profile_views.class_residuals(device), title=f"{device.name}: "
+             "micro-benchmark error by kernel class"), f"class_residuals_{device.name}")
+with by_family:
+    networks = profile_views.network_residuals(device)
+    if len(networks):
+        ui.chart(figures.residuals_by_group(networks, title=f"{device.name}: whole networks never fitted "
+                 "(D = development half, R = report half)"), f"network_residuals_{device.name}")
+    else:
+        st.caption("No whole-network validation is stored for this profile (benchmarks/validate_latency.py).")
 with st.expander("Fitted parameters and measurements"):
     ui.table(profile_views.parameters(device), f"parameters_{device.name}",
              caption=f"{device.name}: latency-model parameters per kernel class.")

@@ -29,10 +29,10 @@ from costmodel.errors import CostModelError
 from costmodel.latency.fitting import fit
 from costmodel.latency.host import fit_host
 from costmodel.latency.model import op_samples
-from costmodel.latency.kernels import COMPUTE_CLASSES, KERNEL_CLASSES
+from costmodel.latency.kernels import COMPUTE_CLASSES, GROUPED_CLASSES, KERNEL_CLASSES
 from costmodel.latency.profiles import DeviceProfile, FitQuality, HostModel, KernelParams, LatencyModel, Measurement, \
     Source, check_name
-from costmodel.latency.timing import (Clock, CudaClock, gpu_times, steady_allocator, time_in_rotation,
+from costmodel.latency.timing import (Clock, CudaClock, cpu_clock, gpu_times, steady_allocator, time_in_rotation,
                                       torch_threads)
 from costmodel.zoo.layers import channel_shuffle
 
@@ -173,10 +173,10 @@ def _convs(draw: _Draw, n: int, batch: int) -> Iterator[Bench]:
         hw = draw.choice(RESOLUTIONS + SIZE_RESOLUTIONS + (224,))
         yield from _conv_bench(f"conv{k}x{k}", c1, c2, hw, k, draw.choice((1, 1, 2)), d=draw.choice((1,) * 7 + (2,)),
                                batch=batch)
-    for c_out in (16, 24, 32, 40, 48, 64):  # stems: 3-channel input at full resolution
+    for c_out in (16, 24, 32, 40, 48, 64)[:max(1, n // 20)]:  # stems: 3-channel input at full resolution
         k, size = (7, 224) if c_out == 64 else (3, draw.choice((224, 240, 260, 299)))
         yield Bench(f"stem {k}x{k}/2 3->{c_out} @{size}", _conv(3, c_out, k, 2), (batch, 3, size, size))
-    for k, c1, c2, hw in ((4, 3, 96, 224), (2, 96, 192, 56), (2, 192, 384, 28), (2, 384, 768, 14)):
+    for k, c1, c2, hw in ((4, 3, 96, 224), (2, 96, 192, 56), (2, 192, 384, 28), (2, 384, 768, 14))[:max(1, n // 25)]:
         yield Bench(f"patchify {k}x{k}/{k} {c1}->{c2} @{hw}", lambda k=k, c1=c1, c2=c2: nn.Conv2d(c1, c2, k, k),
                     (batch, c1, hw, hw))  # ConvNeXt's stem and downsampling layers
     for _ in range(n // 3):  # grouped 3x3 (ResNeXt, RegNet: group widths 4-64) and 1x1 (ShuffleNet V1, G2)
@@ -269,7 +269,7 @@ def generic_prior(kind: str) -> LatencyModel:
             overhead_us=8.0 if gpu else 3.0, gbytes_per_s=300.0 if gpu else 20.0,
             gmadds_per_s=(4000.0 if gpu else 50.0) if compute else None,
             half_pixels=1000.0 if gpu and compute else 1.0, half_reduction=8.0 if compute else 0.0,
-            half_outputs=8.0 if compute else 0.0, per_group_us=1.0 if name == "group_conv" else 0.0)
+            half_outputs=8.0 if compute else 0.0, per_group_us=1.0 if name in GROUPED_CLASSES else 0.0)
     return LatencyModel(kernels=kernels, cache_bytes=4e6, spill=0.5)
 
 
@@ -282,6 +282,13 @@ def fit_gpu(measurements: list[Measurement], data: str) -> tuple[LatencyModel, l
     return model, fitted, quality, host
 
 
+def refit(profile: DeviceProfile) -> DeviceProfile:
+    """A measured CPU profile's stored micro-benchmarks fitted again from the generic prior, without timing:
+    how a change of the model form reaches a shipped profile."""
+    model, measurements, quality = fit(list(profile.measurements), generic_prior(profile.kind))
+    return profile.model_copy(update={"latency_model": model, "measurements": measurements, "fit": quality})
+
+
 def _device(name: str) -> torch.device:
     if name not in ("cpu", "cuda"):
         raise CostModelError(f"unknown device '{name}'", "use --device cpu or --device cuda")
@@ -291,14 +298,16 @@ def _device(name: str) -> torch.device:
 
 
 def measure(benches: list[Bench], device: torch.device, *, turns: int, progress: bool = True) -> list[Measurement]:
-    """Time every benchmark in rotation (threads already fixed by the caller) and attach the ops the engine
-    sees. In rotation, not back to back: an op in a network finds its weights evicted by the other ops."""
+    """Time every benchmark in rotation (threads already fixed by the caller; one thread is timed in thread CPU
+    time, costmodel.latency.timing.cpu_clock) and attach the ops the engine sees. In rotation, not back to
+    back: an op in a network finds its weights evicted by the other ops."""
     cases, samples = [], []
     for bench in tqdm(benches, desc="building micro-benchmarks", unit="op", disable=not progress, leave=False):
         module = bench.make().eval()
         samples.append(op_samples(analyze(module, bench.shape).ops))
         cases.append((module.to(device), torch.randn(bench.shape, device=device)))
-    times = time_in_rotation(cases, samples=turns, progress="timing micro-benchmarks" if progress else None)
+    times = time_in_rotation(cases, samples=turns, progress="timing micro-benchmarks" if progress else None,
+                             clock=cpu_clock(torch.get_num_threads()))
     return [Measurement(label=b.label, ms=ms, ops=ops) for b, ms, ops in zip(benches, times, samples)]
 
 

@@ -5,6 +5,11 @@ Why each rule:
 - glibc kept from returning freed memory to the OS (`steady_allocator`): otherwise every activation above
   the mmap threshold is a fresh mapping, its first touch page-faults, and on a virtual machine that can make
   a 112x112 depthwise conv 10x slower from one run to the next. jemalloc/tcmalloc deployments behave alike.
+- On a CPU shared with other jobs, one-thread timings use the calling thread's CPU time (`cpu_clock`): the
+  wall clock counts every time slice other processes take (on 2 cores with a load of 10 a ResNet-18 call
+  reads 500 ms of wall time but 55 ms of thread time, the latter within 5% over 15 calls), while with one
+  intra-op thread the op runs entirely in that thread. With more threads, wall time is the only honest
+  latency (worker threads wait for each other), so those timings need a quiet machine.
 - Samples go round-robin over all cases, so a burst of load from other processes spoils some samples of
   every case instead of every sample of a few; the lower quartile of the samples is kept (`typical_ms`).
 - On a GPU, one number cannot serve: eager PyTorch issues kernels asynchronously, so an op costs the host its
@@ -57,12 +62,18 @@ def _synchronizer(device: torch.device) -> Callable[[], None]:
     return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
 
-def _timed_call(module: nn.Module, x: torch.Tensor, sync: Callable[[], None]) -> float:
+def cpu_clock(threads: int) -> Callable[[], float]:
+    """The clock for CPU timings at `threads` intra-op threads: thread CPU time for one, wall time otherwise."""
+    return time.thread_time if threads == 1 else time.perf_counter
+
+
+def _timed_call(module: nn.Module, x: torch.Tensor, sync: Callable[[], None],
+                clock: Callable[[], float] = time.perf_counter) -> float:
     sync()
-    start = time.perf_counter()
+    start = clock()
     module(x)
     sync()
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def typical_ms(seconds: Sequence[float]) -> float:
@@ -72,7 +83,7 @@ def typical_ms(seconds: Sequence[float]) -> float:
 
 
 def time_in_rotation(cases: Sequence[tuple[nn.Module, torch.Tensor]], *, samples: int = 9,
-                     progress: str | None = None) -> list[float]:
+                     progress: str | None = None, clock: Callable[[], float] = time.perf_counter) -> list[float]:
     """Milliseconds of one call of each (module, input) as it runs inside a network: the cases take turns,
     one call each, so every call finds its weights and code evicted by the others' work, while its input
     is read just before (in a network the previous op has just written it)."""
@@ -84,12 +95,13 @@ def time_in_rotation(cases: Sequence[tuple[nn.Module, torch.Tensor]], *, samples
         for _ in tqdm(range(samples), desc=progress, unit="turn", disable=progress is None, leave=False):
             for (module, x), spent in zip(cases, times):
                 x.sum()
-                spent.append(_timed_call(module, x, sync))
+                spent.append(_timed_call(module, x, sync, clock))
     return [typical_ms(spent) for spent in times]
 
 
 def time_modules(cases: Sequence[tuple[nn.Module, torch.Tensor]], *, rounds: int = 5, samples: int = 7,
-                 warmup: int = 3, progress: str | None = None) -> list[float]:
+                 warmup: int = 3, progress: str | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> list[float]:
     """Milliseconds per call of each (module, input) called back to back, as a deployed network runs:
     in each round every case gets `warmup` calls, then `samples` timed ones. Modules and inputs must already
     be on their device, in eval mode; the caller fixes the thread count."""
@@ -100,7 +112,7 @@ def time_modules(cases: Sequence[tuple[nn.Module, torch.Tensor]], *, rounds: int
             for (module, x), spent in zip(cases, times):
                 for _ in range(warmup):
                     module(x)
-                spent.extend(_timed_call(module, x, sync) for _ in range(samples))
+                spent.extend(_timed_call(module, x, sync, clock) for _ in range(samples))
     return [typical_ms(spent) for spent in times]
 
 

@@ -13,8 +13,9 @@ import pandas as pd
 
 from costmodel.errors import CostModelError
 from costmodel.studies.evaluate import Settings, Source, device_batch, latency, profile, report
-from costmodel.latency.kernels import COMPUTE_CLASSES
-from costmodel.latency.model import measurement_ms
+from costmodel.latency.kernels import COMPUTE_CLASSES, KERNEL_CLASSES
+from costmodel.latency.model import Features, measurement_ms, op_milliseconds, samples_frame
+from costmodel.studies import latency_validation
 from costmodel.latency.profiles import DeviceProfile, read_profile
 
 _PROGRESS = re.compile(r"(\d+)/(\d+)")
@@ -49,6 +50,30 @@ def fit_points(device: DeviceProfile) -> pd.DataFrame:
         rows.append({"name": m.label, "kind": main.kind.value, "measured_ms": m.ms, "fitted_ms": fitted,
                      "error_pct": 100 * (fitted - m.ms) / m.ms})
     return pd.DataFrame(rows)
+
+
+def class_residuals(device: DeviceProfile) -> pd.DataFrame:
+    """Each measurement's prediction error (%), grouped by the kernel class that takes most of its predicted
+    time: the per-class residuals of the profile's own micro-benchmarks."""
+    rows = []
+    for m in device.measurements:
+        frame = samples_frame(m.ops)
+        ms = op_milliseconds(frame, device.latency_model) * frame["count"].to_numpy()
+        main = KERNEL_CLASSES[Features(frame).cls[ms.argmax()]]
+        rows.append({"group": main, "name": m.label, "error_pct": 100 * (ms.sum() / m.ms - 1)})
+    return pd.DataFrame(rows, columns=["group", "name", "error_pct"]).sort_values("group", kind="stable")
+
+
+def network_residuals(device: DeviceProfile) -> pd.DataFrame:
+    """Whole-network errors (%) per family from the stored validation timings of this profile's machine and
+    thread count (data/validation/); empty for profiles that were not validated there."""
+    threads = latency_validation.VALIDATED.get(device.name)
+    if threads is None:
+        return pd.DataFrame(columns=["group", "name", "error_pct"])
+    table = latency_validation.predictions(latency_validation.load(), device, threads)
+    table = table.assign(group=table["half"].str[0].str.upper() + ": " + table["family"],
+                         name=table["network"] + " (" + table["variant"] + ")")
+    return table.sort_values(["half", "family"])[["group", "name", "error_pct"]]
 
 
 def ceilings(device: DeviceProfile) -> pd.DataFrame:
