@@ -3,7 +3,7 @@ latency budget on each device, against EfficientNet's compound scaling and singl
 
 A scaling sweep (`plan`) evaluates a grid of depth x width x resolution multipliers plus EfficientNet's compound
 path (alpha=1.2, beta=1.1, gamma=1.15 at phi steps); everything below reads its results table:
-- `budget_table`: per device, the grid point with the most FLOPs within the budget (device-optimal), the best
+- `budget_table`: per device, the network with the most FLOPs within the budget (device-optimal), the best
   compound-path point, and width-, depth- and resolution-only scaling (the grid's axes) at the same budget.
 - `fit_bases`: per device, the (alpha, beta, gamma) with alpha*beta^2*gamma^2 = 2 whose phi-curve stays closest to
   that device's frontier (FLOPs vs latency), found on the swept surface interpolated in log space.
@@ -127,12 +127,12 @@ def best_within(frame: pd.DataFrame, ms_column: str, budget_ms: float) -> pd.Ser
 
 
 def method_rows(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The rows each method may pick from: the whole grid (device-optimal), B0 and the compound path, and the
-    grid's axes through B0 (single-dimension scaling)."""
+    """The rows each method may pick from: every evaluated network (device-optimal), B0 and the compound path,
+    and the grid's axes through B0 (single-dimension scaling)."""
     grid = frame[frame["path"] == "grid"]
     ones = {c: grid[c] == 1 for c in ("depth", "width", "resolution_mult")}
     base = grid[ones["depth"] & ones["width"] & ones["resolution_mult"]]
-    return {"device-optimal": grid, "compound (EfficientNet)": pd.concat([base, frame[frame["path"] == "compound"]]),
+    return {"device-optimal": frame, "compound (EfficientNet)": pd.concat([base, frame[frame["path"] == "compound"]]),
             "width only": grid[ones["depth"] & ones["resolution_mult"]],
             "depth only": grid[ones["width"] & ones["resolution_mult"]],
             "resolution only": grid[ones["depth"] & ones["width"]]}

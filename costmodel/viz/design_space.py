@@ -116,7 +116,8 @@ def scaling_panel(frame: pd.DataFrame, table: pd.DataFrame, budgets: Mapping[str
     devices = list(budgets)
     fig = make_subplots(rows=1, cols=max(1, len(devices)), subplot_titles=devices, horizontal_spacing=0.08)
     by_method = method_rows(frame)
-    grid = by_method.pop("device-optimal")
+    by_method.pop("device-optimal")
+    grid = frame[frame["path"] == "grid"]
     curves = {_METHODS[method]: rows for method, rows in by_method.items()}
     for col, device in enumerate(devices, start=1):
         ms = f"ms:{device}"
