@@ -160,3 +160,29 @@ def test_cli_lists_figures(capsys: pytest.CaptureFixture) -> None:
     out = capsys.readouterr().out
     assert all(f"{name}  - " in out for name in RECIPES) and "-p ratio=VALUE" in out
     assert all(f"{name}  - " in out for name in styles.PRESETS)
+
+
+def test_guideline_figure_uses_human_names_and_explains_the_diamonds() -> None:
+    """The issue's `export g2`: MAC lines by channels (not 'gpu_x1'), devices by hardware, published speeds in the
+    legend, no 'yours' when nothing was set."""
+    from costmodel.viz.catalog import guideline_figure
+    rows = [{"setting": f"g={g}", "yours": False, "column": column, "config": f"g={g}, c={c}", "mac_bytes": 1e7 * g,
+             "lower_bound_bytes": float("nan"), "device": device, "unit": "images/s", "batch": 1,
+             "predicted": 100.0 / g, "published": 90.0 / g}
+            for column, c, device in (("gpu_x1", 128, "gtx1080ti"), ("cpu_x1", 64, "snapdragon810")) for g in (1, 2)]
+    fig = guideline_figure(2, pd.DataFrame(rows), {"gtx1080ti": "GTX 1080 Ti (paper)",
+                                                   "snapdragon810": "Snapdragon 810 (paper)"})
+    legend = [t.name for t in fig.data if t.showlegend is not False]
+    assert legend == ["MAC, c = 128 (GPU columns)", "MAC, c = 64 (CPU columns)", "predicted (model)",
+                      "published (Table 2)"]
+    assert [a.text.split("<br>")[0] for a in fig.layout.annotations] == ["MAC (bytes)", "GTX 1080 Ti (paper)",
+                                                                          "Snapdragon 810 (paper)"]
+    assert not any("yours" in str(v) for t in fig.data for v in (t.x if t.x is not None else ()))
+
+
+def test_device_names_are_the_hardware_and_where_the_numbers_come_from() -> None:
+    from costmodel.viz.labels import channels_label, display_name
+    assert display_name("gtx1080ti") == "GTX 1080 Ti (paper)"  # the issue's example
+    assert display_name("snapdragon810") == "Snapdragon 810 (paper)"
+    assert display_name("my_uploaded_cpu") == "my_uploaded_cpu"  # not a shipped profile: the user's own name
+    assert channels_label("c1=128, c2=128") == "c = 128" and channels_label("g=8, c=360") == "c = 360"

@@ -392,7 +392,8 @@ def flops_latency(points: pd.DataFrame, *, title: str | None = None) -> go.Figur
 def ranking_bars(ranking: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     """MnasNet reward per model, one panel per device, best on top. `ranking`: device, model, reward."""
     devices = list(dict.fromkeys(ranking["device"]))
-    fig = make_subplots(rows=1, cols=len(devices), subplot_titles=devices, horizontal_spacing=0.25)
+    fig = make_subplots(rows=1, cols=len(devices), subplot_titles=devices,
+                        horizontal_spacing=min(0.25, 0.6 / len(devices)))  # plotly: at most 1 / (cols - 1)
     for col, device in enumerate(devices, start=1):
         rows = ranking[ranking["device"] == device].sort_values("reward")
         fig.add_trace(go.Bar(x=rows["reward"], y=rows["model"], orientation="h", marker_color=color_of(col - 1),
