@@ -52,8 +52,8 @@ def test_totals_are_the_reports_and_the_latency_models(result):
     assert totals.at["Kernels", "a"] == a.summary["fragmentation"]["kernels"]
     for profile in PROFILES:
         row = result.latency[(result.latency["device"] == profile.name) & (result.latency["category"] == TOTAL)]
-        assert row["a"].iloc[0] == pytest.approx(predict(a, profile).ms)
-        assert row["b"].iloc[0] == pytest.approx(predict(b, profile).ms)
+        assert row["a"].iloc[0] == pytest.approx(predict(a, profile).device_ms)  # categories: device time
+        assert row["b"].iloc[0] == pytest.approx(predict(b, profile).device_ms)
 
 
 def test_metrics_side_by_side(result):

@@ -55,7 +55,7 @@ def print_comparison(result: Comparison) -> None:
     print("\nCost by ShuffleNet V2 Figure 2 category (FLOPs = multiply-adds):")
     print(_show(result.costs))
     if len(result.latency):
-        print("\nPredicted time by category, ms:")
+        print("\nPredicted time by category, ms (device time; a host-bound GPU run takes longer, see Latency):")
         print(_show(result.latency))
 
 
