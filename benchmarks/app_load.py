@@ -110,6 +110,7 @@ async def move(tab: Page, how: str, step: int) -> None:
         await tab.keyboard.press("ArrowRight" if step % 2 == 0 else "ArrowLeft")
     elif how == "buttons":
         buttons = tab.locator(f'{MAIN} [data-testid="stButtonGroup"]').first.locator("button")
+        await buttons.first.wait_for()
         await buttons.nth((step + 1) % await buttons.count()).click()
     else:
         await tab.locator(f'{MAIN} [data-testid="stSelectbox"]').first.click()
@@ -138,6 +139,8 @@ async def visit(tab: Page, url: str, path: str, step: int, results: Results) -> 
 
 async def session(browser: object, url: str, index: int, rounds: int, deadline: float, results: Results) -> None:
     context = await browser.new_context(viewport={"width": 1400, "height": 1600})
+    context.set_default_timeout(RENDER_LIMIT_S * 1000)  # Playwright's 30 s is too short for a cold, loaded server
+    context.set_default_navigation_timeout(RENDER_LIMIT_S * 1000)
     tab = await context.new_page()
     order = list(PAGES)
     for round_ in range(rounds):
