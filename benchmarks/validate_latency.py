@@ -3,6 +3,7 @@
 Run (from the repository root, venv active):
   python benchmarks/validate_latency.py --time --threads 1   # time every network (about 6 minutes on 2 cores)
   python benchmarks/validate_latency.py --time --threads 2
+  python benchmarks/validate_latency.py --tune measured.json # refit + development-half class scales -> shipped
   python benchmarks/validate_latency.py                      # recompute predictions from the stored data
 
 The split below was written down before any tuning: the model form and the profile grid may be tuned on
@@ -17,7 +18,10 @@ no report network has a sibling in the development half.
    timings go to data/validation/latency_cpu_timings.csv and the ops each network runs (the latency
    model's features) to data/validation/latency_cpu_ops.csv.gz, so predictions can be recomputed later
    without timing (the test suite does).
-2. Predictions come from the stored profile (data/profiles/amd_epyc_1t.json, amd_epyc_2t.json) and from a
+2. `--tune`: the measured profile is refitted and each kernel class's time scaled by one multiplier fitted
+   to the development half's networks (costmodel.latency.fitting.class_scales): micro-benchmarks timed in
+   isolation miss what networks share (warm caches); the report half is never used.
+3. Predictions come from the stored profile (data/profiles/amd_epyc_1t.json, amd_epyc_2t.json) and from a
    FLOPs-only baseline (costmodel.studies.latency_validation); the tables go to data/validation/latency_cpu_*.md
    and .json.
 """
@@ -40,8 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from costmodel import analyze, zoo  # noqa: E402
 from costmodel.latency.model import op_samples, samples_frame  # noqa: E402
-from costmodel.latency.profiler import machine_name  # noqa: E402
-from costmodel.latency.profiles import load_profile  # noqa: E402
+from costmodel.latency.profiler import machine_name, refit  # noqa: E402
+from costmodel.latency.profiles import PROFILE_DIR, load_profile, save_profile  # noqa: E402
 from costmodel.latency.timing import cpu_clock, steady_allocator, time_modules, torch_threads  # noqa: E402
 from costmodel.studies import latency_validation as lv  # noqa: E402
 
@@ -135,6 +139,18 @@ def time_networks(threads: int, only: list[str] | None = None, out_dir: Path = O
     return timings
 
 
+def tune(measured: Path, threads: int, data_dir: Path) -> None:
+    """Refit a measured profile's micro-benchmarks, then fit one time multiplier per kernel class on the
+    development half's networks (never the report half) and save it as the shipped profile."""
+    base = refit(load_profile(measured))
+    tuned, scales = lv.tune_on_development(lv.load(data_dir), base, threads)
+    note = ("; then one time multiplier per kernel class fitted on the development half of "
+            "benchmarks/validate_latency.py (" + ", ".join(f"{c} {s:.2f}" for c, s in scales.items()) + ")")
+    source = tuned.source.model_copy(update={"description": tuned.source.description + note})
+    save_profile(tuned.model_copy(update={"name": PROFILES[threads], "source": source}),
+                 PROFILE_DIR / f"{PROFILES[threads]}.json")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time", action="store_true", help="time the networks (else only recompute predictions)")
@@ -142,10 +158,15 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="time only these networks (default: all)")
     parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="where the tables are stored")
     parser.add_argument("--profile", help="profile name or path (default: the shipped one for --threads)")
+    parser.add_argument("--tune", metavar="MEASURED_PROFILE", type=Path,
+                        help="refit this freshly measured profile and scale its classes on the development half; "
+                             "saved as the shipped profile for --threads")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     if args.time:
         time_networks(args.threads, args.only, args.out_dir)
+    if args.tune:
+        tune(args.tune, args.threads, args.out_dir)
     profile = load_profile(args.profile or PROFILES[args.threads])
     table = lv.predictions(lv.load(args.out_dir), profile, args.threads)
     text = lv.markdown(table, profile)

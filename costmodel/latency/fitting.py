@@ -120,3 +120,32 @@ def fit(measurements: list[Measurement], prior: LatencyModel, *, lanes: int | No
     predicted = problem.predicted(theta)
     updated = [m.model_copy(update={"predicted_ms": float(p * 1e3)}) for m, p in zip(measurements, predicted)]
     return model, updated, quality(problem.measured, predicted)
+
+
+def class_scales(per_class_ms: pd.DataFrame, measured_ms: np.ndarray, *, spread: float = 1.0) -> pd.Series:
+    """One time multiplier per kernel class that makes whole networks' predicted times (`per_class_ms`: one
+    row per network, one column per class) match `measured_ms`, by least squares on log time; each log
+    multiplier is pulled towards 0 (no change) with weight 1/spread, so classes the networks barely use stay
+    as the micro-benchmarks fitted them. Networks correct what isolated micro-benchmarks miss (warm caches,
+    the previous op's output still in cache) without giving any op up its own time."""
+    parts = per_class_ms.to_numpy(dtype=float)
+    target = np.log(np.asarray(measured_ms, dtype=float))
+
+    def residuals(log_scale: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.log(parts @ np.exp(log_scale)) - target, log_scale / spread])
+
+    solved = least_squares(residuals, np.zeros(parts.shape[1]), bounds=(-np.log(10), np.log(10)))
+    return pd.Series(np.exp(solved.x), index=per_class_ms.columns)
+
+
+def scaled(model: LatencyModel, scales: pd.Series) -> LatencyModel:
+    """`model` with every class's time multiplied by its scale: overheads times it, throughputs divided by it
+    (exact, because each op's time is homogeneous of degree 1 in those four parameters)."""
+    kernels = {}
+    for name, params in model.kernels.items():
+        s = float(scales.get(name, 1.0))
+        kernels[name] = params.model_copy(update={
+            "overhead_us": params.overhead_us * s, "per_group_us": params.per_group_us * s,
+            "gbytes_per_s": params.gbytes_per_s / s,
+            "gmadds_per_s": None if params.gmadds_per_s is None else params.gmadds_per_s / s})
+    return model.model_copy(update={"kernels": kernels})

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
+from costmodel.latency.fitting import class_scales, scaled
 from costmodel.latency.kernels import KERNEL_CLASSES
 from costmodel.latency.model import Features, op_milliseconds
 from costmodel.latency.profiles import DeviceProfile
@@ -118,12 +119,24 @@ def class_shares(ops: pd.DataFrame, profile: DeviceProfile) -> pd.DataFrame:
     return frame.pivot_table(index=["network", "variant"], columns="class", values="ms", aggfunc="sum", fill_value=0.0)
 
 
+def tune_on_development(data: Stored, profile: DeviceProfile, threads: int) -> tuple[DeviceProfile, pd.Series]:
+    """The profile with per-class time multipliers fitted to the development half's networks (both variants)
+    at `threads` (costmodel.latency.fitting.class_scales); the report half is never looked at."""
+    table = predictions(data, profile, threads)
+    dev = table[table["half"] == "development"]
+    shares = class_shares(data.ops, profile).reindex(pd.MultiIndex.from_frame(dev[["network", "variant"]]))
+    scales = class_scales(shares, dev["measured_ms"].to_numpy())
+    tuned = profile.model_copy(update={"latency_model": scaled(profile.latency_model, scales)})
+    return tuned, scales
+
+
 def markdown(table: pd.DataFrame, profile: DeviceProfile) -> str:
     s = summary(table)
     lines = [
         f"Latency validation on {s['machine']}, torch {s['torch']}, {s['threads']} thread(s), batch 1, {s['date']} "
         f"(1-minute load average up to {s['load_average_1min'][0]} before and {s['load_average_1min'][1]} after "
-        f"timing, on a machine shared with other jobs). Profile: {profile.name}. FLOPs are multiply-adds; "
+        f"timing, on a machine shared with other jobs; one thread is timed in thread CPU time, more in wall time). "
+        f"Profile: {profile.name}. FLOPs are multiply-adds; "
         "times in ms per image; 'fused' = BatchNorm folded (deployment), 'eval' = model.eval() with BatchNorm.",
         "",
         "| half | variant | networks | median abs. error | max abs. error | within +-10% | Kendall tau "
