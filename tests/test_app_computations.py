@@ -234,7 +234,7 @@ def test_op_graph_draws_every_kernel_with_its_kind() -> None:
     drawn = sum(len(t.x) for t in fig.data if t.mode == "markers+text")
     assert drawn == int((rep.ops["kind"] != "view").sum())
     labels = {label for t in fig.data if t.mode == "markers+text" for label in t.text}
-    assert {"gconv", "dwconv 3x3", "channel_shuffle", "add"} <= labels
+    assert {"gconv 1x1", "dwconv 3x3", "channel_shuffle", "add"} <= labels
 
 
 def test_guideline_chart_has_a_panel_per_device() -> None:
