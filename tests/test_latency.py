@@ -146,3 +146,36 @@ def test_analyze_with_an_unknown_device_is_one_line_and_exit_2(capsys):
     assert main(["analyze", "mobilenet_v2", "--device", "nope"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no device profile named 'nope'" in err
+
+
+class _Concat4(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat(x.chunk(4, dim=1)[::-1], dim=1)
+
+
+def test_features_use_the_exact_attributes_of_the_op_graph():
+    """A ResNeXt 3x3 conv with 32 groups of 4 channels, a 3x3 stride-1 max pool and a 4-input concat, checked
+    against their closed forms: K = C_in/g * 9, N = C_out/g, pool work = outputs * 9, concat parts = 4."""
+    from costmodel.latency.model import Features, op_features
+
+    net = nn.Sequential(nn.Conv2d(128, 128, 3, 1, 1, groups=32), nn.MaxPool2d(3, 1, 1), _Concat4())
+    features = op_features(analyze(net, (1, 128, 14, 14)).ops)
+    launched = features[features["launches"]].set_index("op")
+    conv, pool, cat = launched.loc["conv"], launched.loc["max_pool"], launched.loc["cat"]
+    assert (conv["groups"], conv["reduction"], conv["outputs"], conv["pixels"]) == (32, 128 // 32 * 9, 4, 14 * 14)
+    assert (pool["reduction"], pool["pixels"]) == (9, 128 * 14 * 14)
+    assert cat["groups"] == 4
+    work = dict(zip(launched.index, Features(launched.reset_index()).work))
+    assert (work["conv"], work["max_pool"], work["cat"]) == (conv["flops"], 128 * 14 * 14 * 9, 0)
+
+
+def test_a_concat_pays_its_overhead_and_a_cost_per_extra_input():
+    """Concat time = overhead + per_group * (inputs - 1) + bytes / bandwidth (closed form, bandwidth huge)."""
+    from costmodel.latency.model import measurement_ms
+
+    base = hand_profile(overhead_us=2.0).latency_model
+    kernels = {**base.kernels, "concat": base.kernels["concat"].model_copy(update={"per_group_us": 0.5})}
+    model = base.model_copy(update={"kernels": kernels})
+    op = OpSample(kind="data_movement", op="cat", flops=0, mac_bytes=8, pixels=4, reduction=1, outputs=1, groups=6,
+                  in_channels=1)
+    assert measurement_ms([op], model) == pytest.approx((2.0 + 0.5 * 5) * 1e-3, rel=1e-6)
