@@ -6,15 +6,9 @@ import streamlit as st
 
 from costmodel.viz import catalog, figures, tables
 from costmodel.studies import evaluate, ranking
-from costmodel.app import ui
+from costmodel.app import pickers, ui
 from costmodel.studies.evaluate import ZooModel
 from costmodel.app.lint_view import source_lint_panel
-from costmodel.sources import hub
-from costmodel.sources.names import parse_params
-from costmodel.zoo import ARCHS
-
-LIBRARIES = ("zoo", "torchvision", "timm")
-HUB_DEFAULTS = {"torchvision": "regnet_y_400mf", "timm": "mobilenetv4_conv_small"}
 
 settings = ui.page("Model zoo", "Every architecture of the zoo, built from its paper's tables. FLOPs are "
                    "multiply-adds per image; latency is predicted per device at the batch in the sidebar.")
@@ -22,22 +16,7 @@ settings = ui.page("Model zoo", "Every architecture of the zoo, built from its p
 st.subheader("Any zoo model")
 left, right = st.columns([1, 3])
 with left:
-    library = st.segmented_control("From", LIBRARIES, default=LIBRARIES[0], key="library",
-                                   help="The zoo's paper-table builders, or any torchvision / timm model by name "
-                                        "(built without weights).") or LIBRARIES[0]
-    if library == LIBRARIES[0]:
-        arch = st.selectbox("Architecture", tuple(ARCHS), index=tuple(ARCHS).index("shufflenet_v2"), key="arch",
-                            format_func=lambda a: f"{a} ({ARCHS[a].family})")
-        st.caption(ARCHS[arch].summary)
-        params = ui.zoo_params(ARCHS[arch], "zoo")
-    else:
-        names = ui.compute(hub.list_names, library)
-        arch = f"{library}:" + st.selectbox(f"{library} model (type to search)", names, key=f"hub.{library}",
-                                            index=names.index(HUB_DEFAULTS[library]))
-        with ui.guard():
-            params = parse_params([p for p in st.text_input(
-                "Builder arguments", "", key=f"hub_args.{library}", placeholder="num_classes=10, width_mult=0.5",
-                help="Keyword arguments passed to the library's builder, comma-separated.").split(",") if p.strip()])
+    arch, params = pickers.any_model("zoo")
     resolution = st.number_input("Resolution (px)", 1, 2048, None, key="resolution", placeholder="(default)",
                                  help="Input height = width; empty: the architecture's own.")
 model = ZooModel.of(arch, resolution=resolution, **params)

@@ -9,16 +9,15 @@ import streamlit as st
 from costmodel.studies import evaluate, yourmodel
 from costmodel.viz import figures, tables
 from costmodel.app import settings as operator
-from costmodel.app import ui
+from costmodel.app import pickers, ui
 from costmodel.studies.compare import compare, readable
 from costmodel.errors import CostModelError
 from costmodel.studies.evaluate import Source, ZooModel
 from costmodel.app.lint_view import source_lint_panel
 from costmodel.sources.sandbox import Limits, module_classes
 from costmodel.sources.names import parse_shape
-from costmodel.zoo import ARCHS
 
-UPLOAD, MODULE, YOURS = "Upload a .py file", "Module importable from the working directory", "Your model"
+UPLOAD, MODULE = "Upload a .py file", "Module importable from the working directory"
 GRAPH_OPS = 400  # draw the op graph by default up to this many ops
 SUGGEST_BYTES = 2**20  # parse uploads up to 1 MiB in the app to suggest class names
 
@@ -102,14 +101,11 @@ def show_report(model: yourmodel.UserModel) -> None:
 
 
 def pick(side: str, mine: yourmodel.UserModel | None) -> Source:
-    """One side of the A/B comparison: your model (when there is one) or a zoo model with its parameters."""
-    options = ((YOURS,) if mine else ()) + tuple(ARCHS)
-    default = YOURS if mine and side == "A" else "shufflenet_v2"
-    arch = st.selectbox(f"Model {side}", options, index=options.index(default),  # a new widget once yours exists
-                        key=f"ab_{side}_{'yours' if mine else 'zoo'}")
-    if arch == YOURS:
+    """One side of the A/B comparison: your model (when there is one) or any zoo, torchvision or timm model."""
+    if mine and st.toggle("Your model", side == "A", key=f"ab_{side}_yours"):
         return mine
-    return ZooModel.of(arch, **ui.zoo_params(ARCHS[arch], f"ab_{side}"))
+    arch, params = pickers.any_model(f"ab_{side}")
+    return ZooModel.of(arch, **params)
 
 
 def show_comparison(mine: yourmodel.UserModel | None) -> None:

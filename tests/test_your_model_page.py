@@ -128,3 +128,18 @@ def test_an_upload_over_the_operators_size_limit_is_refused_in_one_line(monkeypa
 def test_a_bad_operator_setting_is_one_error_naming_the_variable(monkeypatch):
     page = fresh(monkeypatch, sandbox_runs="lots")
     assert not page.exception and len(page.error) == 1 and "COSTMODEL_SANDBOX_RUNS" in page.error[0].value
+
+
+def test_ab_comparison_takes_a_torchvision_model_by_name():
+    """Without an upload, A/B compares any two models; B picked from torchvision by name shows its engine
+    FLOPs (multiply-adds per image) in the metrics table."""
+    from costmodel.sources.names import load_model
+
+    page = AppTest.from_file(PAGE, default_timeout=240).run()
+    page.button_group(key="ab_B.library").set_value("torchvision").run()
+    page.selectbox(key="ab_B.torchvision").set_value("mobilenet_v3_small").run()
+    assert not page.exception and not page.error
+    metrics = next(d.value for d in page.dataframe if d.value.columns[0] == "metric")
+    flops = metrics.loc[metrics["metric"] == "FLOPs", "B"].iloc[0]
+    model, shape, _ = load_model("torchvision:mobilenet_v3_small")
+    assert flops == si(analyze(model, shape).summary["flops"])

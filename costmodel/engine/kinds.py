@@ -1,4 +1,4 @@
-"""Op kinds (DESIGN.md vocabulary) and the groupings every report and chart uses."""
+"""Op kinds (docs/DESIGN.md vocabulary) and the groupings every report and chart uses."""
 from __future__ import annotations
 
 from enum import Enum

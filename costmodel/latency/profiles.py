@@ -151,7 +151,7 @@ class Source(_Strict):
 
 
 class DeviceProfile(_Strict):
-    """A device the latency model can predict for (DESIGN.md: Device profiles)."""
+    """A device the latency model can predict for (docs/DESIGN.md: Device profiles)."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
     name: str = Field(min_length=1, pattern=NAME_PATTERN)
