@@ -304,11 +304,13 @@ def _bwrap_command(bwrap: str, workdir: Path, info_fd: int) -> list[str]:
     """The bubblewrap command line that runs the child with `workdir` (read-only) as its working folder."""
     command = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                "--new-session", "--die-with-parent", "--clearenv", "--info-fd", str(info_fd)]
+    # The private /tmp first: later binds land on top of it, so an installation under /tmp (a CI clone, a venv
+    # there) stays visible, read-only, while the rest of the host's /tmp does not.
+    command += ["--size", str(TMP_BYTES), "--perms", "1777", "--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc"]
     for path in _read_only_paths():
         command += [*_parents(path), "--ro-bind", str(path), str(path)]
     command += _root_links()
-    command += ["--dev", "/dev", "--proc", "/proc", "--size", str(TMP_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
-                *_parents(workdir), "--ro-bind", str(workdir), str(workdir), "--chdir", str(workdir)]
+    command += [*_parents(workdir), "--ro-bind", str(workdir), str(workdir), "--chdir", str(workdir)]
     for key, value in _minimal_env().items():
         command += ["--setenv", key, value]
     if os.geteuid() != 0:
