@@ -8,6 +8,8 @@ import torch
 
 from costmodel import analyze, zoo
 from costmodel.latency.calibrate import DEVICES, calibrate, calibration_table, paper_cells, paper_measurements
+from costmodel.latency.kernels import kernel_class
+from costmodel.latency.model import measurement_ms
 from costmodel.latency.profiles import load_profile
 from costmodel.zoo.guidelines import g1_pair
 from costmodel.zoo.spec import REFERENCE_DIR
@@ -140,3 +142,19 @@ def test_shipped_calibrated_profiles_are_up_to_date(name):
     assert [m.label for m in fresh.measurements] == [m.label for m in shipped.measurements]
     assert [m.ms for m in fresh.measurements] == pytest.approx([m.ms for m in shipped.measurements])
     assert fresh.fit.median_ape == pytest.approx(shipped.fit.median_ape, rel=1e-3)
+
+
+def test_gtx1080ti_cells_are_eager_runs_of_host_and_device_ops_in_issue_order():
+    """The paper timed framework runs: the GPU profile has a host model (the ARM core runs what it issues),
+    and a Table 4 cell with ReLU and shortcut is 10 bottlenecks issued as conv1x1, ReLU, 3x3 conv, ReLU,
+    conv1x1, add, ReLU (ResNet's order), each cell's run between the slower resource and their sum."""
+    profile = load_profile("gtx1080ti")
+    assert profile.host is not None and load_profile("snapdragon810").host is None
+    cell = next(m for m in profile.measurements if m.label.startswith("Table 4 gpu_c64 ReLU yes, shortcut yes"))
+    issued = [kernel_class(op.kind, op.op, op.reduction, op.in_channels) for op in cell.ops for _ in range(op.count)]
+    assert issued == ["conv1x1", "elementwise", "conv", "elementwise", "conv1x1", "elementwise", "elementwise"] * 10
+    for m in profile.measurements:
+        classes = [kernel_class(op.kind, op.op, op.reduction, op.in_channels) for op in m.ops]
+        host = sum(profile.host.kernels[c] * op.count for c, op in zip(classes, m.ops)) * 1e-3
+        device = measurement_ms(m.ops, profile.latency_model)
+        assert max(host, device) * (1 - 1e-9) <= m.predicted_ms <= (host + device) * (1 + 1e-9), m.label

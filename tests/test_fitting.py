@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from costmodel.latency.fitting import fit
-from costmodel.latency.kernels import COMPUTE_CLASSES, GROUPED_CLASSES, KERNEL_CLASSES
+from costmodel.latency.fitting import fit, fit_eager
+from costmodel.latency.kernels import COMPUTE_CLASSES, GROUPED_CLASSES, KERNEL_CLASSES, kernel_class
 from costmodel.latency.model import measurement_ms
 from costmodel.latency.profiler import generic_prior
-from costmodel.latency.profiles import KernelParams, LatencyModel, Measurement, OpSample
+from costmodel.latency.profiles import HostModel, KernelParams, LatencyModel, Measurement, OpSample
 
 NOISE = 0.03
 # (kind, op) of one op of each class that a synthetic benchmark can hold.
@@ -105,3 +105,42 @@ def test_the_fit_recovers_the_parameters_the_data_pin_down(fitted):
             assert got.gmadds_per_s == pytest.approx(want.gmadds_per_s, rel=0.25), cls
         else:
             assert got.gbytes_per_s == pytest.approx(want.gbytes_per_s, rel=0.25), cls
+
+
+# Eager runs of two resources (fit_eager): the device as above, plus a known host issue time per class, large
+# enough that many runs are host-bound (as on a GPU) and the host times are pinned down.
+TRUE_HOST_US = {name: 100.0 + 20 * i for i, name in enumerate(KERNEL_CLASSES)}
+
+
+def eager_runs(n: int, seed: int) -> list[Measurement]:
+    """n runs of 4-16 random ops in issue order, timed as the asynchronous queue would run them (each
+    kernel starts when issued and when the previous one ends, written out as a loop here), 3% noise."""
+    rng, truth, out = np.random.default_rng(seed), true_model(), []
+    for i in range(n):
+        ops = [_sample(str(rng.choice(list(_OPS))), rng) for _ in range(int(rng.integers(4, 17)))]
+        issued = end = 0.0
+        for op in ops:
+            issued += TRUE_HOST_US[kernel_class(op.kind, op.op, op.reduction, op.in_channels)] * 1e-3
+            end = max(issued, end) + measurement_ms([op], truth)
+        out.append(Measurement(label=f"run {i}", ms=end * float(np.exp(rng.normal(0, NOISE))), ops=ops))
+    return out
+
+
+def test_the_eager_fit_predicts_runs_it_never_saw_and_recovers_host_times():
+    host_prior = HostModel(kernels={c: 10.0 for c in KERNEL_CLASSES}, data="synthetic")
+    model, host, _, _ = fit_eager(eager_runs(300, seed=3), generic_prior("cpu"), host_prior, lanes=8)
+    held_out = eager_runs(60, seed=4)
+    measured = np.array([m.ms for m in held_out])
+    predicted = np.array([_eager_ms(m.ops, model, host) for m in held_out])
+    ape = _ape(predicted, measured)
+    assert np.median(ape) < 4.0 and ape.max() < 15.0, (np.median(ape), ape.max())
+    for cls in _OPS:  # every class the runs issue
+        assert host.kernels[cls] == pytest.approx(TRUE_HOST_US[cls], rel=0.25), cls
+
+
+def _eager_ms(ops: list[OpSample], model: LatencyModel, host: HostModel) -> float:
+    issued = end = 0.0
+    for op in ops:
+        issued += host.kernels[kernel_class(op.kind, op.op, op.reduction, op.in_channels)] * 1e-3
+        end = max(issued, end) + measurement_ms([op], model)
+    return end

@@ -160,3 +160,21 @@ def test_zoo_page_says_host_bound_in_eager_mode_and_not_as_a_graph():
     assert any("Host-bound (h200_b1" in info.value for info in app.info)
     app.sidebar.radio(key="_settings.mode").set_value("graph").run()
     assert not any("Host-bound" in info.value for info in app.info)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.floats(0, 10), st.floats(0, 10)), min_size=1, max_size=12), min_size=1,
+                max_size=6))
+def test_runs_laid_end_to_end_end_as_the_queue_written_as_a_loop(runs):
+    """eager_ends (closed form, many runs at once) against the queue's definition, one op at a time."""
+    host = np.array([h for run in runs for h, _ in run])
+    device = np.array([d for run in runs for _, d in run])
+    starts = np.cumsum([0] + [len(run) for run in runs[:-1]])
+    expected = []
+    for run in runs:
+        issued = end = 0.0
+        for h, d in run:
+            issued += h
+            end = max(issued, end) + d
+        expected.append(end)
+    assert schedule.eager_ends(host, device, starts) == pytest.approx(expected, rel=1e-9, abs=1e-9)

@@ -63,9 +63,13 @@ def test_costs_follow_the_closed_form_and_devices_predict(serial: pd.DataFrame) 
     assert (ok["flops"] == [g1_flops(c1, c2) for c1, c2 in zip(ok["param:c1"], ok["param:c2"])]).all()
     assert (ok["params"] == 2 * 10 * ok["param:c1"] * ok["param:c2"]).all()
     for device in DEVICES:
-        parts = ok[[f"ms:{device}:{c}" for c in CATEGORIES]].sum(axis=1)
-        assert parts.to_numpy() == pytest.approx(ok[f"ms:{device}"].to_numpy(), rel=1e-9)
-        assert (ok[f"batch:{device}"] == load_profile(device).batch).all()
+        profile = load_profile(device)
+        parts, run = ok[[f"ms:{device}:{c}" for c in CATEGORIES]].sum(axis=1).to_numpy(), ok[f"ms:{device}"].to_numpy()
+        if profile.host is None:  # one resource: the categories sum to the run
+            assert parts == pytest.approx(run, rel=1e-9)
+        else:  # the categories sum to device time, which an eager run (host issuing too) cannot beat
+            assert (parts <= run * (1 + 1e-9)).all() and (parts > 0).all()
+        assert (ok[f"batch:{device}"] == profile.batch).all()
 
 
 def test_invalid_points_become_error_rows(serial: pd.DataFrame) -> None:

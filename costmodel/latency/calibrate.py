@@ -18,6 +18,11 @@ Two readings of the tables, both checked against the published numbers:
   at 232 batches/s, 7.6 TFLOPS if a batch is one image; batch 2 would need 15.2 TFLOPS, more than the
   1080Ti's 11.3 TFLOPS fp32 peak. At batch 1 the x1-x4 columns run at 27-67% of peak, as cuDNN does on small
   kernels. Whole networks are predicted at the paper's Table 8 setting: GPU batch 8, ARM batch 1.
+
+The paper timed framework runs, so on the GPU each cell is an eager run of two resources
+(docs/readme/gpu.md): the host issues every kernel (one issue time per kernel class) while the device runs
+them (the device-time model), both fitted at once (costmodel.latency.fitting.fit_eager); a cell's ops are
+kept in issue order. The ARM core runs what it issues: one resource.
 """
 from __future__ import annotations
 
@@ -31,11 +36,11 @@ import torch
 from costmodel import zoo
 from costmodel.zoo.guidelines import tables_batch
 from costmodel.engine.analysis import analyze
-from costmodel.latency.fitting import fit
+from costmodel.latency.fitting import fit, fit_eager, in_issue_order
 from costmodel.latency.kernels import COMPUTE_CLASSES, KERNEL_CLASSES
-from costmodel.latency.model import measurement_ms, op_samples
-from costmodel.latency.profiles import PROFILE_DIR, DeviceProfile, KernelParams, LatencyModel, Measurement, Source, \
-    save_profile
+from costmodel.latency.model import FEATURES, op_features, op_milliseconds, run_schedule, samples_frame
+from costmodel.latency.profiles import PROFILE_DIR, DeviceProfile, HostModel, KernelParams, LatencyModel, \
+    Measurement, OpSample, Source, save_profile
 
 CALIBRATION_BATCH = tables_batch()
 _REFERENCE = "ShuffleNet V2 (Ma et al., ECCV 2018, arXiv 1807.11164)"
@@ -65,28 +70,40 @@ class Calibration:
     lanes: int  # fp32 channels per vector (fixed from the spec, not fitted)
     why_batch: str
     prior: LatencyModel
+    host_prior_us: float | None  # issue time per kernel before the fit (GPU); None: the core runs what it issues
 
 
 # Spec sheets: GTX 1080Ti 11.3 TFLOPS fp32 (5650 G multiply-adds/s), 484 GB/s, 2.75 MB L2, ~5 us per kernel
-# launch, 32-thread warps; Cortex-A57 at 2 GHz, one 128-bit NEON FMA per cycle (8 G multiply-adds/s, 4 fp32
+# launch plus about as much framework dispatch on the host (~10 us to issue a kernel), ~2 us of device time
+# for an empty kernel, 32-thread warps; Cortex-A57 at 2 GHz, one 128-bit NEON FMA per cycle (8 G multiply-adds/s, 4 fp32
 # lanes), ~5 GB/s for one core, 2 MB L2 with DRAM several times slower behind it.
 DEVICES = {
     "gtx1080ti": Calibration(
         device="NVIDIA GeForce GTX 1080 Ti", kind="gpu", table_device="gpu", batch=8, threads=None, lanes=32,
         why_batch="batch 2 would need more than the 11.3 TFLOPS fp32 peak in Table 1's x4 column",
-        prior=_spec_prior(overhead_us=5.0, gbytes_per_s=400.0, gmadds_per_s=5650.0, half_pixels=2000.0,
-                          half_size=64.0, cache_bytes=2.75e6, spill=0.1)),
+        prior=_spec_prior(overhead_us=2.0, gbytes_per_s=400.0, gmadds_per_s=5650.0, half_pixels=2000.0,
+                          half_size=64.0, cache_bytes=2.75e6, spill=0.1), host_prior_us=10.0),
     "snapdragon810": Calibration(
         device="Qualcomm Snapdragon 810 (ARM Cortex-A57, one thread)", kind="cpu", table_device="arm", batch=1,
         threads=1, lanes=4, why_batch="the paper times one image at a time on one ARM core",
         prior=_spec_prior(overhead_us=2.0, gbytes_per_s=5.0, gmadds_per_s=8.0, half_pixels=1.0, half_size=4.0,
-                          cache_bytes=2e6, spill=5.0)),
+                          cache_bytes=2e6, spill=5.0), host_prior_us=None),
 }
 
 
 def paper_cells(table_device: str) -> list[dict]:
     """Cells of Tables 1-4 for one device ('gpu' or 'arm'), as the zoo reads them (x2/x4 = 2x/4x channels)."""
     return [cell for table in (1, 2, 3, 4) for cell in zoo.guideline_settings(table) if cell["device"] == table_device]
+
+
+def issue_order_samples(ops: pd.DataFrame) -> list[OpSample]:
+    """A report's kernel-launching ops in issue order, consecutive identical ops merged into one `count`
+    (an eager run depends on the order in which host and device costs alternate)."""
+    features = op_features(ops)
+    launched = features[features["launches"]][list(FEATURES)].reset_index(drop=True)
+    changed = launched.ne(launched.shift()).any(axis=1).cumsum()
+    runs = launched.groupby(changed, sort=False)
+    return [OpSample(**row, count=int(n)) for row, n in zip(runs.first().to_dict("records"), runs.size())]
 
 
 def _measurement(cell: dict) -> Measurement:
@@ -97,7 +114,7 @@ def _measurement(cell: dict) -> Measurement:
         label=f"Table {cell['table']} {cell['column']} {cell['row']}: {cell['arch']}({settings})",
         ms=1e3 / cell["speed"] * CALIBRATION_BATCH,
         reference=f"{_REFERENCE} Table {cell['table']}, {cell['column']}: {cell['speed']:g} {cell['unit']}",
-        ops=op_samples(analyze(model, shape).ops))
+        ops=issue_order_samples(analyze(model, shape).ops))
 
 
 def paper_measurements(name: str) -> list[Measurement]:
@@ -117,15 +134,29 @@ def calibrate(name: str, tables: tuple[int, ...] = (1, 2, 3, 4), measurements: l
     the orderings the paper concludes from (G1-G4) are predictions of the fitted model, not constraints."""
     spec = DEVICES[name]
     chosen = [m for m in measurements or paper_measurements(name) if table_of(m) in tables]
-    model, measurements, quality = fit(chosen, spec.prior, lanes=spec.lanes)
     shown = "Tables 1-4" if tuple(tables) == (1, 2, 3, 4) else "Tables " + ", ".join(map(str, tables))
+    host = None
+    if spec.host_prior_us is None:
+        model, measurements, quality = fit(chosen, spec.prior, lanes=spec.lanes)
+    else:
+        data = f"{_REFERENCE} {shown}, read as eager runs: host and device fitted together"
+        prior = HostModel(kernels={c: spec.host_prior_us for c in KERNEL_CLASSES}, data=data)
+        model, host, measurements, quality = fit_eager(chosen, spec.prior, prior, lanes=spec.lanes)
     how = (f"calibrated to {_REFERENCE} {shown}: {len(measurements)} published speeds of the guideline "
            f"micro-networks, x2/x4 columns read as 2x/4x channels, at batch {CALIBRATION_BATCH} ({spec.why_batch}). "
            f"Whole networks are predicted at batch {spec.batch}, the paper's Table 8 setting. Kernel classes the "
            f"tables do not exercise borrow fitted parameters (latency_model.fitted lists the fitted ones).")
     return DeviceProfile(name=name, device=spec.device, kind=spec.kind,
                          source=Source(method="calibrated", description=how), batch=spec.batch,
-                         threads=spec.threads, latency_model=model, measurements=measurements, fit=quality)
+                         threads=spec.threads, latency_model=model, measurements=measurements, fit=quality,
+                         host=host, device_data=None if host is None else host.data)
+
+
+def run_ms(samples: list[OpSample], profile: DeviceProfile) -> float:
+    """Predicted time of a calibration cell's ops (in issue order) on `profile`: an eager run where the
+    profile has a host model, else the sum of the ops' times."""
+    frame = in_issue_order(samples_frame(samples)).assign(launches=True)
+    return run_schedule(frame, op_milliseconds(frame, profile.latency_model), profile, "eager").ms
 
 
 def calibration_table(profile: DeviceProfile) -> pd.DataFrame:
@@ -134,7 +165,7 @@ def calibration_table(profile: DeviceProfile) -> pd.DataFrame:
     rows = []
     for m in profile.measurements:
         table, column, row = re.match(r"Table (\d) (\S+) (.+?): ", m.label).groups()
-        predicted = measurement_ms(m.ops, profile.latency_model)
+        predicted = run_ms(m.ops, profile)
         rows.append({"table": int(table), "column": column, "row": row, "published": 1e3 / m.ms,
                      "predicted": 1e3 / predicted, "error_pct": 100 * (m.ms / predicted - 1)})
     return pd.DataFrame(rows)

@@ -5,6 +5,13 @@ whatever its size. Parameters are fitted in log space, each pulled weakly toward
 spec sheet, or a generic value): a parameter the data do not constrain stays near its prior instead of
 drifting. Kernel classes that no measurement exercises are not fitted at all: they borrow the fitted
 parameters of the nearest measured class (`DONORS`), and the profile lists which classes were fitted.
+The fit is told only times, never which measurement is faster: orderings a paper concludes from are
+predictions of the fitted model (tests/test_calibration.py checks them on tables held out of the fit).
+
+`fit_eager` fits both resources of a GPU at once to whole runs timed in eager mode (published framework
+speeds, e.g. ShuffleNet V2 Tables 1-4): per class a host issue time besides the device parameters, and each
+measurement predicted by the asynchronous queue of costmodel.latency.schedule. Its ops are read in issue
+order, an OpSample's `count` being consecutive repeats of that op.
 """
 from __future__ import annotations
 
@@ -13,16 +20,22 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from costmodel.errors import CostModelError
+from costmodel.latency.host import filled_host
 from costmodel.latency.kernels import COMPUTE_CLASSES, DONORS, GROUPED_CLASSES, KERNEL_CLASSES
 from costmodel.latency.model import ClassArrays, Features, samples_frame
-from costmodel.latency.profiles import FitQuality, LatencyModel, Measurement
+from costmodel.latency.profiles import FitQuality, HostModel, LatencyModel, Measurement
+from costmodel.latency.schedule import eager_ends
 
 PRIOR_SPREAD = 20.0  # prior residual = (log value - log prior) / spread: weak, it only settles what the data leave open
-ORDER_WEIGHT = 3.0  # within a group, predicting a faster measurement slower costs 3x its log ratio
 LANE_CHOICES = (1, 4, 8, 16, 32)  # fp32 channels per vector: scalar, NEON/SSE, AVX2, AVX-512, a GPU warp
 _FLOOR = 1e-3  # smallest value of a parameter whose prior is 0 (log space needs a positive start)
 _RANGE = 1e4  # a parameter may move by at most this factor from its prior
 _SIZE_FIELDS = ("half_pixels", "half_reduction", "half_outputs")
+
+
+def in_issue_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """A samples frame with every op on its own row, in issue order (`count` = consecutive repeats)."""
+    return frame.loc[frame.index.repeat(frame["count"])].assign(count=1).reset_index(drop=True)
 
 
 def _free_fields(name: str) -> tuple[str, ...]:
@@ -35,15 +48,21 @@ def _free_fields(name: str) -> tuple[str, ...]:
 
 
 class _Problem:
-    """Measurements flattened to one features table, plus the layout of the free-parameter vector."""
+    """Measurements flattened to one features table, plus the layout of the free-parameter vector. With a
+    host prior (us per kernel of each class) the ops are expanded in issue order and every measurement is an
+    eager run of host and device; without one it is the sum of its ops' device times."""
 
-    def __init__(self, measurements: list[Measurement], prior: LatencyModel, lanes: int) -> None:
+    def __init__(self, measurements: list[Measurement], prior: LatencyModel, lanes: int,
+                 host_prior: HostModel | None = None) -> None:
         self.lanes = lanes
         frames = [samples_frame(m.ops).assign(measurement=i) for i, m in enumerate(measurements)]
         frame = pd.concat(frames, ignore_index=True)
+        if host_prior is not None:
+            frame = in_issue_order(frame)
         self.features = Features(frame)
         self.count = frame["count"].to_numpy(dtype=float)
         self.owner = frame["measurement"].to_numpy()
+        self.starts = np.flatnonzero(np.diff(self.owner, prepend=-1))
         self.measured = np.array([m.ms for m in measurements]) * 1e-3
         self.fitted = sorted({KERNEL_CLASSES[i] for i in np.unique(self.features.cls)}, key=KERNEL_CLASSES.index)
         self.prior = ClassArrays.of(prior)
@@ -52,32 +71,31 @@ class _Problem:
         if any(not np.isfinite(v) for v in start):
             raise CostModelError("the prior has no compute peak for a measured compute class",
                                  "give every conv/linear class gmadds_per_s in the prior")
-        self.theta0 = np.log(np.maximum(start, _FLOOR))
-        groups: dict[str, list[int]] = {}
-        for i, m in enumerate(measurements):
-            if m.group is not None:
-                groups.setdefault(m.group, []).append(i)
-        self.pairs = np.array([(a, b) for members in groups.values() for a in members for b in members
-                               if measurements[a].ms < measurements[b].ms], dtype=int).reshape(-1, 2)
+        self.host_prior = host_prior
+        self.host_slots = [] if host_prior is None else [KERNEL_CLASSES.index(c) for c in self.fitted]
+        host_start = [host_prior.kernels[KERNEL_CLASSES[i]] for i in self.host_slots] if host_prior else []
+        self.theta0 = np.log(np.maximum(host_start + start, _FLOOR))
 
-    def unpack(self, theta: np.ndarray) -> tuple[ClassArrays, float, float]:
+    def unpack(self, theta: np.ndarray) -> tuple[ClassArrays, float, float, np.ndarray]:
+        """Device parameters, cache, spill and the host issue time of every class (us; 0 without a host)."""
         values = np.exp(theta)
+        host = np.zeros(len(KERNEL_CLASSES))
+        host[self.host_slots] = values[:len(self.host_slots)]
         arrays = {f: getattr(self.prior, f).copy() for f in ClassArrays.__dataclass_fields__}
-        for (field, i), value in zip(self.slots, values):
+        for (field, i), value in zip(self.slots, values[len(self.host_slots):]):
             arrays[field][i] = value
-        return ClassArrays(**arrays), float(values[-2]), float(values[-1])
+        return ClassArrays(**arrays), float(values[-2]), float(values[-1]), host
 
     def predicted(self, theta: np.ndarray) -> np.ndarray:
-        params, cache, spill = self.unpack(theta)
+        params, cache, spill, host = self.unpack(theta)
         per_op = self.features.seconds(params, cache, spill, self.lanes) * self.count
+        if self.host_prior is not None:
+            return eager_ends(host[self.features.cls] * 1e-6, per_op, self.starts)
         return np.bincount(self.owner, weights=per_op, minlength=len(self.measured))
 
     def residuals(self, theta: np.ndarray) -> np.ndarray:
-        predicted = np.log(self.predicted(theta))
-        fit = predicted - np.log(self.measured)
-        faster, slower = self.pairs.T
-        inverted = np.maximum(0.0, predicted[faster] - predicted[slower]) * ORDER_WEIGHT
-        return np.concatenate([fit, inverted, (theta - self.theta0) / PRIOR_SPREAD])
+        fit = np.log(self.predicted(theta) / self.measured)
+        return np.concatenate([fit, (theta - self.theta0) / PRIOR_SPREAD])
 
 
 def _borrow(params: ClassArrays, fitted: list[str]) -> ClassArrays:
@@ -106,6 +124,19 @@ def _solve(problem: _Problem) -> tuple[np.ndarray, float]:
     return result.x, float(result.cost)
 
 
+def _solved(problem: _Problem, theta: np.ndarray) -> tuple[LatencyModel, np.ndarray, np.ndarray]:
+    """The fitted device model at the solution `theta`, the host issue time of every class (us) and each
+    measurement's predicted seconds."""
+    params, cache, spill, host = problem.unpack(theta)
+    model = LatencyModel(kernels=_borrow(params, problem.fitted).kernels(), cache_bytes=cache, spill=spill,
+                         lanes=problem.lanes, fitted=problem.fitted)
+    return model, host, problem.predicted(theta)
+
+
+def _with_predictions(measurements: list[Measurement], predicted_s: np.ndarray) -> list[Measurement]:
+    return [m.model_copy(update={"predicted_ms": float(p * 1e3)}) for m, p in zip(measurements, predicted_s)]
+
+
 def fit(measurements: list[Measurement], prior: LatencyModel, *, lanes: int | None = None
         ) -> tuple[LatencyModel, list[Measurement], FitQuality]:
     """Fitted model, the measurements with their predicted_ms, and the fit error on them. The vector width
@@ -113,13 +144,22 @@ def fit(measurements: list[Measurement], prior: LatencyModel, *, lanes: int | No
     if not measurements:
         raise CostModelError("nothing to fit: no measurements", "run the profiler on at least one benchmark")
     problems = [_Problem(measurements, prior, width) for width in ((lanes,) if lanes else LANE_CHOICES)]
-    (theta, _), problem = min(((_solve(p), p) for p in problems), key=lambda solved: solved[0][1])
-    params, cache, spill = problem.unpack(theta)
-    model = LatencyModel(kernels=_borrow(params, problem.fitted).kernels(), cache_bytes=cache, spill=spill,
-                         lanes=problem.lanes, fitted=problem.fitted)
-    predicted = problem.predicted(theta)
-    updated = [m.model_copy(update={"predicted_ms": float(p * 1e3)}) for m, p in zip(measurements, predicted)]
-    return model, updated, quality(problem.measured, predicted)
+    problem, (theta, _) = min(((p, _solve(p)) for p in problems), key=lambda solution: solution[1][1])
+    model, _, predicted = _solved(problem, theta)
+    return model, _with_predictions(measurements, predicted), quality(problem.measured, predicted)
+
+
+def fit_eager(measurements: list[Measurement], prior: LatencyModel, host_prior: HostModel, *, lanes: int
+              ) -> tuple[LatencyModel, HostModel, list[Measurement], FitQuality]:
+    """Both resources of a GPU fitted to eager runs (each measurement's `ms` is its whole run): the device
+    model, the host model (classes no measurement issues get the median fitted time; host_prior's `data`
+    names the measurements), the measurements with their predicted_ms, and the fit error."""
+    if not measurements:
+        raise CostModelError("nothing to fit: no measurements", "give at least one timed eager run")
+    problem = _Problem(measurements, prior, lanes, host_prior)
+    model, host, predicted = _solved(problem, _solve(problem)[0])
+    issue = filled_host({c: float(host[KERNEL_CLASSES.index(c)]) for c in problem.fitted}, host_prior.data)
+    return model, issue, _with_predictions(measurements, predicted), quality(problem.measured, predicted)
 
 
 def class_scales(per_class_ms: pd.DataFrame, measured_ms: np.ndarray, *, spread: float = 1.0) -> pd.Series:
