@@ -22,6 +22,11 @@ _INLINE_HINT = "write it like 'shufflenet_v1(groups=8, width=0.5)'"
 
 MAX_DIMS, MAX_DIM, MAX_ELEMENTS = 8, 2**20, 2**40  # an input shape: rank, any one size, their product
 MAX_PAIRS, MAX_TEXT = 64, 200  # key=value parameters: how many, and characters in one
+BATCH_RANGE = (1, 1024)  # images per forward pass: the profiles' batches are 1 to 32, the app's up to 64
+# input height = width, px: any size an --input may have. Models are built on the meta device, so size costs
+# nothing, and EfficientNet's resolution-only scaling curve (costmodel/studies/scaling.py) reaches 2196 px at
+# phi = 7 with the paper's bases and more with larger ones.
+RESOLUTION_RANGE = (1, MAX_DIM)
 
 
 def shown(text: str, limit: int = 60) -> str:
@@ -78,6 +83,13 @@ def split_inline(spec: str) -> tuple[str, dict[str, str]]:
     return match[1], _key_values([pair.strip() for pair in match[2].split(",") if pair.strip()], _INLINE_HINT)
 
 
+def check_range(option: str, value: int, bounds: tuple[int, int]) -> None:
+    """One line naming the option (--batch, --resolution; the app's fields of the same names) and its range."""
+    low, high = bounds
+    if not low <= value <= high:
+        raise CostModelError(f"{option} {value} is out of range", f"use a {option} between {low} and {high}")
+
+
 def label(arch: str, params: Mapping[str, object]) -> str:
     """'shufflenet_v2(width=1.0)': the name charts and tables use for a configuration."""
     inside = ", ".join(f"{k}={v}" for k, v in params.items())
@@ -88,8 +100,9 @@ def load_model(spec: str, *, params: Mapping[str, object] | None = None, resolut
                batch: int = 1, input_shape: tuple[int, ...] | None = None) -> tuple[nn.Module, tuple[int, ...], str]:
     """(model, input shape, label) of `spec`: a zoo arch or a `torchvision:NAME` / `timm:NAME` (costmodel.sources.hub),
     with `params` and any inline ones (inline wins), or a user's model. Zoo models are built on the meta device: no memory, no init time."""
-    if batch < 1:
-        raise CostModelError(f"batch {batch} is not positive", "use --batch 1 or more")
+    check_range("batch", batch, BATCH_RANGE)
+    if resolution is not None:
+        check_range("resolution", resolution, RESOLUTION_RANGE)
     if is_hub_spec(spec):
         source, _, rest = spec.partition(":")
         name, inline = split_inline(rest)
