@@ -3,18 +3,22 @@ from __future__ import annotations
 
 import streamlit as st
 
-from costmodel.viz import catalog
-from costmodel.app import ui
-from costmodel.studies import zoo_table
-from costmodel.units import si
+from costmodel.app.header import header
 
-settings = ui.page(
+# The title and a status line come first: on a server's first visit the imports below take seconds.
+with header(
     "Lightweight-CNN cost lab",
     "**How fast will this CNN design be on that device, and why?** FLOPs is an indirect metric: two networks "
     "with the same FLOPs can differ 2-3x in speed (ShuffleNet V2, Ma et al. 2018), because speed also depends "
     "on memory access cost (MAC), on how fragmented the network is, on elementwise operators and on the "
     "platform. This lab traces a network into its op graph, costs every op, and predicts its latency on "
-    "device profiles measured here or calibrated to the papers' GTX 1080Ti and Snapdragon 810.")
+    "device profiles measured here or calibrated to the papers' GTX 1080Ti and Snapdragon 810."):
+    from costmodel.viz import catalog
+    from costmodel.app import ui
+    from costmodel.studies import zoo_table
+    from costmodel.units import si
+
+settings = ui.sidebar()
 
 ui.warm_up(settings)  # fills the cache for the other slow pages in the background
 zoo = ui.compute(catalog.zoo_panel, settings, spinner="Analysing the zoo on every device (first run only)...")

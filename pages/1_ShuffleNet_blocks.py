@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import streamlit as st
 
-from costmodel.viz import catalog, figures, tables
-from costmodel.studies import evaluate
-from costmodel.app import ui
-from costmodel.studies.evaluate import ZooModel
-from costmodel.app.lint_view import source_lint_panel
-from costmodel.studies.shufflenet_units import V1_GROUPS
+from costmodel.app.header import header
 
-settings = ui.page(
+# The title and a status line come first: on a server's first visit the imports below take seconds.
+with header(
     "ShuffleNet V1 vs V2 blocks",
     "A ShuffleNet V1 unit (1x1 group conv, channel shuffle, 3x3 depthwise, 1x1 group conv, add or concat) next "
     "to a ShuffleNet V2 unit (channel split, 1x1 conv, 3x3 depthwise, 1x1 conv, concat, shuffle). Stride 2 is "
-    "a stage's first unit: half the channels in, resolution halved. FLOPs are multiply-adds per image.")
+    "a stage's first unit: half the channels in, resolution halved. FLOPs are multiply-adds per image."):
+    from costmodel.viz import catalog, figures, tables
+    from costmodel.studies import evaluate
+    from costmodel.app import ui
+    from costmodel.studies.evaluate import ZooModel
+    from costmodel.app.lint_view import source_lint_panel
+    from costmodel.studies.shufflenet_units import V1_GROUPS
+
+settings = ui.sidebar()
 
 left, right = st.columns(2)
 with left:

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from costmodel.viz import catalog, tables
-from costmodel.studies import guideline_sweeps
-from costmodel.app import ui
-from costmodel.units import bytes_, si
-from costmodel.zoo.guidelines import STRUCTURES
+from costmodel.app.header import header
 
-settings = ui.page(
+# The title and a status line come first: on a server's first visit the imports below take seconds.
+with header(
     "The four guidelines",
     "ShuffleNet V2 benchmarks 10 stacked blocks at 56x56 per guideline. A GPU profile uses the paper's GTX "
     "1080Ti channel counts, a CPU profile the Snapdragon 810 ones; published speeds are shown for the profiles "
-    "calibrated to them. Your setting (outlined) is computed at the FLOPs of the table's first row.")
+    "calibrated to them. Your setting (outlined) is computed at the FLOPs of the table's first row."):
+    from costmodel.viz import catalog, tables
+    from costmodel.studies import guideline_sweeps
+    from costmodel.app import ui
+    from costmodel.units import bytes_, si
+    from costmodel.zoo.guidelines import STRUCTURES
+
+settings = ui.sidebar()
 
 FORMULAS = {
     1: r"For a 1x1 conv with $B = hwc_1c_2$ multiply-adds: $\mathrm{MAC} = hw(c_1+c_2) + c_1c_2 \ge "

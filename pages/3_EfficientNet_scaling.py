@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import streamlit as st
 
-from costmodel.viz import catalog, figures, tables
-from costmodel.studies import scaling
-from costmodel.app import ui
-from costmodel.units import bytes_, si
+from costmodel.app.header import header
 
-settings = ui.page(
+# The title and a status line come first: on a server's first visit the imports below take seconds.
+with header(
     "EfficientNet compound scaling",
     "Compound scaling multiplies depth by alpha^phi, width by beta^phi and resolution by gamma^phi, so FLOPs grow "
     "by about (alpha beta^2 gamma^2)^phi. The dotted curves scale one dimension alone to the same nominal FLOPs "
-    "(EfficientNet Figure 8's comparison): at equal FLOPs, which is fastest on your device?")
+    "(EfficientNet Figure 8's comparison): at equal FLOPs, which is fastest on your device?"):
+    from costmodel.viz import catalog, figures, tables
+    from costmodel.studies import scaling
+    from costmodel.app import ui
+    from costmodel.units import bytes_, si
+
+settings = ui.sidebar()
 
 phi = st.slider("phi (compound coefficient)", 0.0, scaling.PHI_MAX, 1.0, 0.1, key="phi")
 a, b, c, d = st.columns(4)

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import streamlit as st
 
-from costmodel.viz import catalog, figures, tables
-from costmodel.studies import evaluate, ranking
-from costmodel.app import pickers, ui
-from costmodel.studies.evaluate import ZooModel
-from costmodel.app.lint_view import source_lint_panel
+from costmodel.app.header import header
 
-settings = ui.page("Model zoo", "Every architecture of the zoo, built from its paper's tables. FLOPs are "
-                   "multiply-adds per image; latency is predicted per device at the batch in the sidebar.")
+# The title and a status line come first: on a server's first visit the imports below take seconds.
+with header("Model zoo", "Every architecture of the zoo, built from its paper's tables. FLOPs are "
+            "multiply-adds per image; latency is predicted per device at the batch in the sidebar."):
+    from costmodel.viz import catalog, figures, tables
+    from costmodel.studies import evaluate, ranking
+    from costmodel.app import pickers, ui
+    from costmodel.studies.evaluate import ZooModel
+    from costmodel.app.lint_view import source_lint_panel
+    from costmodel.sources.names import RESOLUTION_RANGE
+
+settings = ui.sidebar()
 
 st.subheader("Any zoo model")
 left, right = st.columns([1, 3])
 with left:
     arch, params = pickers.any_model("zoo")
-    resolution = st.number_input("Resolution (px)", 1, 2048, None, key="resolution", placeholder="(default)",
+    resolution = st.number_input("Resolution (px)", *RESOLUTION_RANGE, None, key="resolution", placeholder="(default)",
                                  help="Input height = width; empty: the architecture's own.")
 model = ZooModel.of(arch, resolution=resolution, **params)
 with right:

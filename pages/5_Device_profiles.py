@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import streamlit as st
 
-from costmodel.studies import evaluate, profile_views
-from costmodel.viz import figures, tables
-from costmodel.app import ui
-from costmodel.latency.profiles import loads_profile
-from costmodel.studies.evaluate import ZooModel
-from costmodel.zoo import ARCHS
+from costmodel.app.header import header, status_line
 
-settings = ui.page(
+# The title and a status line come first: on a server's first visit the imports below take seconds.
+with header(
     "Device profiles",
     "A profile holds a device's fitted latency model and the measurements it was fitted to. It is only as "
     "honest as its fit: each carries its error on its own data. Calibrated profiles are fitted to ShuffleNet "
-    "V2's published Tables 1-4; measured ones to micro-benchmarks timed on a named machine.")
+    "V2's published Tables 1-4; measured ones to micro-benchmarks timed on a named machine."):
+    from costmodel.studies import evaluate, profile_views
+    from costmodel.viz import figures, tables
+    from costmodel.app import ui
+    from costmodel.latency.profiles import loads_profile
+    from costmodel.studies.evaluate import ZooModel
+    from costmodel.zoo import ARCHS
+
+settings = ui.sidebar()
 
 ui.table(profile_views.summary(settings), "profiles", caption="Device profiles: provenance, batch and fit error.")
 
@@ -26,8 +30,8 @@ arch = st.selectbox("Network whose ops are drawn on the roofline", tuple(ARCHS),
 model = ZooModel.of(arch)
 roof, fit = st.columns(2)
 with roof:
-    with ui.guard():
-        ops = profile_views.roofline_ops(model, name, settings)
+    ops = ui.compute(profile_views.roofline_ops, model, name, settings,
+                     spinner=f"Tracing {model.label} for the roofline...")
     ui.chart(figures.roofline(profile_views.ceilings(device), ops, title=f"{device.name}: roofline with "
                               f"{model.label} ops (batch {evaluate.device_batch(device, settings)})"),
              f"roofline_{device.name}")
@@ -38,8 +42,10 @@ with fit:
 st.subheader("Where the model is weak")
 by_class, by_family = st.columns(2)
 with by_class:
-    ui.chart(figures.residuals_by_group(profile_views.class_residuals(device), title=f"{device.name}: "
-             "micro-benchmark error by kernel class"), f"class_residuals_{device.name}")
+    with status_line(f"Predicting {device.name}'s micro-benchmarks by kernel class..."):
+        residuals = profile_views.class_residuals(device)
+    ui.chart(figures.residuals_by_group(residuals, title=f"{device.name}: micro-benchmark error by kernel class"),
+             f"class_residuals_{device.name}")
 with by_family:
     networks = profile_views.network_residuals(device)
     if len(networks):

@@ -6,26 +6,30 @@ from __future__ import annotations
 
 import streamlit as st
 
-from costmodel.studies import evaluate, yourmodel
-from costmodel.viz import figures, tables
-from costmodel.app import settings as operator
-from costmodel.app import pickers, ui
-from costmodel.studies.compare import compare, readable
-from costmodel.errors import CostModelError
-from costmodel.studies.evaluate import Source, ZooModel
-from costmodel.app.lint_view import source_lint_panel
-from costmodel.sources.sandbox import Limits, module_classes
-from costmodel.sources.names import parse_shape
+from costmodel.app.header import header
+
+# The title and a status line come first: on a server's first visit the imports below take seconds.
+with header(
+    "Your model",
+    "Analyse your own network: the same report as the zoo models get, the ShuffleNet V2 guidelines it breaks "
+    "(with the predicted time each costs), and a comparison with any zoo model. FLOPs are multiply-adds per "
+    "image; latency is predicted per device at the batch in the sidebar."):
+    from costmodel.studies import evaluate, yourmodel
+    from costmodel.viz import figures, tables
+    from costmodel.app import settings as operator
+    from costmodel.app import pickers, ui
+    from costmodel.studies.compare import compare, readable
+    from costmodel.errors import CostModelError
+    from costmodel.studies.evaluate import Source, ZooModel
+    from costmodel.app.lint_view import source_lint_panel
+    from costmodel.sources.sandbox import Limits, module_classes
+    from costmodel.sources.names import parse_shape
 
 UPLOAD, MODULE = "Upload a .py file", "Module importable from the working directory"
 GRAPH_OPS = 400  # draw the op graph by default up to this many ops
 SUGGEST_BYTES = 2**20  # parse uploads up to 1 MiB in the app to suggest class names
 
-settings = ui.page(
-    "Your model",
-    "Analyse your own network: the same report as the zoo models get, the ShuffleNet V2 guidelines it breaks "
-    "(with the predicted time each costs), and a comparison with any zoo model. FLOPs are multiply-adds per "
-    "image; latency is predicted per device at the batch in the sidebar.")
+settings = ui.sidebar()
 with ui.guard():
     OPERATOR = operator.from_env()
 st.warning("**Uploaded Python is executed.** Importing your file, building the model and tracing it run in an "

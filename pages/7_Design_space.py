@@ -6,26 +6,32 @@ import hashlib
 import tempfile
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
-from costmodel.app import ui
-from costmodel.studies import optimal_scaling, search_space, sweep
-from costmodel.studies.evaluate import profile
-from costmodel.viz import design_space
-from costmodel.zoo import ARCHS
+from costmodel.app.header import header
 
 MAX_POINTS = 200  # the app's bound; the CLI runs sweeps of any size
+
+# The title and a status line come first: on a server's first visit the imports below take seconds.
+with header(
+    "Design space",
+    "Sweep a design space and see which points are fastest for their capacity on each device. Sweeps run on a "
+    f"local Dask cluster, at most {MAX_POINTS} points here; `python -m costmodel sweep` runs any size (and on a "
+    "cluster) and writes Parquet you can load below."):
+    import pandas as pd
+
+    from costmodel.app import ui
+    from costmodel.studies import optimal_scaling, search_space, sweep
+    from costmodel.studies.evaluate import profile
+    from costmodel.viz import design_space
+    from costmodel.zoo import ARCHS
+
 DEFAULT_GRIDS = {"shufflenet_v2": "width=0.5:2:0.25\nsplit_ratio=0.25,0.5,0.75", "shufflenet_v1":
                  "groups=1,2,3,4,8\nwidth=0.5,1,1.5", "mobilenet_v2": "width=0.5:1.5:0.25\nresolution=128:224:32",
                  "efficientnet": "phi=0:3:0.5", search_space.NAME: "s3_kernel=3,5,7\ns4_se=false,true"}
 CACHE = Path(tempfile.gettempdir()) / "costmodel_sweeps"
 
-settings = ui.page(
-    "Design space",
-    "Sweep a design space and see which points are fastest for their capacity on each device. Sweeps run on a "
-    f"local Dask cluster, at most {MAX_POINTS} points here; `python -m costmodel sweep` runs any size (and on a "
-    "cluster) and writes Parquet you can load below.")
+settings = ui.sidebar()
 devices = [profile(name).name for name in settings.devices]
 
 

@@ -1,8 +1,9 @@
 """Page helpers shared by every Streamlit page: the sidebar settings, cached computation, charts with
 publication export buttons, tables with CSV/LaTeX buttons, and turning bad input into `st.error`.
 
-Pages stay thin: `settings = ui.page("Title")`, then `ui.compute(fn, ...)`, `ui.chart(fig, "name")`,
-`ui.table(frame, "name")`. Sidebar values live in `st.session_state` under `settings.*`, so they survive
+Pages stay thin: `with header("Title"):` around their imports (costmodel.app.header: the title and a status
+line come before the engine loads), `settings = ui.sidebar()`, then `ui.compute(fn, ...)`,
+`ui.chart(fig, "name")`, `ui.table(frame, "name")`. Sidebar values live in `st.session_state` under `settings.*`, so they survive
 page switches (a widget's own state is dropped when its page is left; the copy is not).
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ from costmodel.latency.profiles import DeviceProfile, parse_profile, profile_nam
 from costmodel.latency.schedule import MODES
 from costmodel.zoo import ArchSpec
 from costmodel.app import cache
+from costmodel.app.header import working
 from costmodel.app import settings as operator_settings
 from costmodel.studies import scaling
 from costmodel.viz import catalog
@@ -110,15 +112,6 @@ def sidebar() -> Settings:
                     mode=st.session_state["settings.mode"])
 
 
-def page(title: str, intro: str | None = None) -> Settings:
-    """Page config, title, intro and the sidebar."""
-    st.set_page_config(page_title=f"{title} - cost lab", layout="wide")
-    st.title(title)
-    if intro:
-        st.markdown(intro)
-    return sidebar()
-
-
 def zoo_params(spec: ArchSpec, key: str) -> dict[str, Any]:
     """Widgets for a zoo architecture's parameters, generated from its `Param`s (ranges, choices, help);
     returns the values that differ from the defaults (so equal configurations share one label and cache key)."""
@@ -172,15 +165,15 @@ def _key(fn: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> str | N
 def compute(fn: Callable[..., Any], *args: Any, spinner: str | None = None, **kwargs: Any) -> Any:
     """`fn(*args, **kwargs)` for a pure costmodel function, cached across reruns, sessions and restarts in the
     app's own cache (costmodel.app.cache: JSON, never pickles). Arguments need a stable repr (primitives,
-    tuples, frozen dataclasses). On a miss a spinner says what is computed before the work starts;
-    CostModelError shows as st.error."""
+    tuples, frozen dataclasses). On a miss a status line says what is computed, with the seconds elapsed, while
+    a worker thread computes (costmodel.app.header.working); CostModelError shows as st.error."""
     with guard():
         store, name = _store(), _key(fn, args, kwargs)
         found, value = store.get(name) if name else (False, None)
         if found:
             return value
-        with st.spinner(spinner or f"Computing {fn.__name__.replace('_', ' ')} (first visit only)..."):
-            return store.get_or_compute(name, functools.partial(fn, *args, **kwargs))
+        return working(functools.partial(store.get_or_compute, name, functools.partial(fn, *args, **kwargs)),
+                       spinner or f"Computing {fn.__name__.replace('_', ' ')} (first visit only)...")
 
 
 _warming = threading.Lock()
@@ -214,11 +207,27 @@ def _buttons(name: str, items: list[tuple[str, Callable[[], bytes | str], str, s
                             on_click="ignore", icon=":material/download:", type="tertiary")
 
 
+def export_problem() -> str | None:
+    """Why figures cannot be exported on this server (export's own one-line error), or None. Checked before the
+    buttons are drawn: a button renders only when clicked, outside the page, where an error could not be shown."""
+    if export.browser_path() is not None:
+        return None
+    try:
+        export.figure_bytes(go.Figure(), "svg")  # without Chromium this raises before anything starts
+    except CostModelError as error:
+        return str(error)
+    return None
+
+
 def chart(fig: go.Figure, name: str) -> None:
-    """The figure and its caption, then SVG / PDF / PNG buttons that render it for the sidebar's venue style."""
+    """The figure and its caption, then SVG / PDF / PNG buttons that render it for the sidebar's venue style
+    (or one st.error line saying why figures cannot be exported here)."""
     st.plotly_chart(fig, key=f"chart.{name}", config=_PLOTLY_CONFIG, theme=None)  # as exported, not restyled
     if figures.caption(fig):
         st.caption(figures.caption(fig))
+    if problem := export_problem():
+        st.error(problem)
+        return
     style = st.session_state.get("settings.style", styles.DEFAULT)
     _buttons(name, [(fmt.upper(), functools.partial(export.figure_bytes, fig, fmt, style=style), f"{name}.{fmt}",
                      export.MIME[fmt]) for fmt in export.FIGURE_FORMATS])

@@ -1,0 +1,76 @@
+"""What a page shows before anything slow: its config, title and intro, and a line saying what it is computing.
+
+Why a module of its own that imports only streamlit: a page's imports (torch, the engine, pandas, plotly) take
+seconds on a server's first visit, and Streamlit sends nothing until the script's first `st.*` call, so a page
+that imported first stayed blank. Pages open with `with header(...):` around their imports, so the title and
+a status line are on screen while the engine loads. `working()` runs slow work on a worker thread and keeps
+the status line up to date (elapsed seconds) while the script thread waits (docs/readme/reliability.md).
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import streamlit as st
+
+T = TypeVar("T")
+ENGINE = "costmodel.studies.evaluate"  # every page imports it; once loaded, a page's imports are instant
+LOADING = "Loading the analysis engine (torch; the first visit to this server only)..."
+TICK_S = 1.0  # how often the status line's elapsed time is refreshed
+
+
+@contextlib.contextmanager
+def status_line(text: str) -> Iterator[Callable[[str], None]]:
+    """A running status line showing `text`, on screen at once (st.spinner waits half a second) and removed
+    when the block ends; yields a function that replaces its text."""
+    slot = st.empty()
+
+    def show(label: str) -> None:
+        slot.status(label, state="running")
+
+    show(text)
+    try:
+        yield show
+    finally:
+        slot.empty()
+
+
+@contextlib.contextmanager
+def header(title: str, intro: str | None = None) -> Iterator[None]:
+    """Page config, title and intro; while the block runs (the page's imports) a status line says that the
+    engine is loading, when it is not loaded yet."""
+    st.set_page_config(page_title=f"{title} - cost lab", layout="wide")
+    st.title(title)
+    if intro:
+        st.markdown(intro)
+    if ENGINE in sys.modules:
+        yield
+        return
+    with status_line(LOADING):
+        yield
+
+
+def _run(work: Callable[[], T], future: concurrent.futures.Future) -> None:
+    try:
+        future.set_result(work())
+    except BaseException as error:  # noqa: BLE001 - handed to the waiting script thread, which re-raises it
+        future.set_exception(error)
+
+
+def working(work: Callable[[], T], text: str) -> T:
+    """`work()` on a worker thread while the page shows `text` and the seconds elapsed; its result or its
+    exception. If the visitor moves on (a rerun stops this script), the work still finishes and fills the cache."""
+    future: concurrent.futures.Future = concurrent.futures.Future()
+    threading.Thread(target=_run, args=(work, future), name="costmodel-page-work", daemon=True).start()
+    started = time.monotonic()
+    with status_line(text) as show:
+        while True:
+            try:
+                return future.result(timeout=TICK_S)
+            except concurrent.futures.TimeoutError:
+                show(f"{text} ({time.monotonic() - started:.0f} s)")
