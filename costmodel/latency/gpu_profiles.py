@@ -6,8 +6,11 @@ its record - the grid itself may have grown since - and timed as a replayed CUDA
 graph and as host issue time); the 24 whole networks (`nets.jsonl`, `nets_rerun.jsonl`) are never used in a
 fit, only to validate (benchmarks/validate_gpu.py, tests/test_gpu_validation.py). One profile per batch
 (`h200_b1`, `h200_b8`, `h200_b32`): the grid is measured at the batch it predicts, so no batch scaling rule
-has to be assumed. Eager times of whole networks are compared with the mean of the runs, since eager
-timings on that host moved by ~11% (max 54%) between two runs while graph-replayed ones moved by 0.2%.
+has to be assumed for device time. Host issue time is one model for all three: issuing an op is the same
+Python, dispatch and launch work at any batch, and a single micro-benchmark's host time moves by 0.7-1.7x
+between the three grids (10th-90th percentile), so the three grids are three noisy measurements of the same
+costs and are fitted together. Eager times of whole networks are compared with the mean of the runs, since
+eager timings on that host moved by ~11% (max 54%) between two runs while graph-replayed ones moved by 0.2%.
 """
 from __future__ import annotations
 
@@ -28,13 +31,24 @@ from costmodel import zoo
 from costmodel.engine.analysis import analyze
 from costmodel.errors import CostModelError
 from costmodel.latency.model import op_samples, predict
-from costmodel.latency.profiler import fit_gpu
-from costmodel.latency.profiles import PROFILE_DIR, DeviceProfile, Measurement, Source, load_profile, save_profile
+from costmodel.latency.fitting import fit
+from costmodel.latency.host import fit_host
+from costmodel.latency.profiler import generic_prior
+from costmodel.latency.profiles import PROFILE_DIR, DeviceProfile, HostModel, Measurement, Source, load_profile, \
+    save_profile
 from costmodel.latency.schedule import Mode
 from costmodel.zoo.layers import channel_shuffle
 
 H200_DIR = Path(__file__).resolve().parents[2] / "data" / "measurements" / "h200-2026-11-30"
 H200_BATCHES = (1, 8, 32)
+# The 24 networks split BY FAMILY (zoo arch), written down (first in benchmarks/validate_gpu.py) before any
+# model change of this round was judged (2026-11-30, second session): model changes are judged on the
+# development half only; both halves are reported. Each half holds one of the two networks the previous
+# round's table showed worst in graph mode (ResNet-50 in development, ShuffleNet V1 g=2 in report), so the
+# report half tests whether a change made for one generalises. The all-network numbers of the previous round
+# were seen before this split was made.
+DEVELOPMENT = ("resnet50", "mobilenet_v1", "mobilenet_v2", "mnasnet_a1", "shufflenet_v2")  # 12 networks
+REPORT = ("shufflenet_v1", "efficientnet")  # 12 networks
 
 
 def _lines(path: Path) -> list[dict]:
@@ -97,20 +111,29 @@ def micro_measurements(folder: Path, batch: int, *, progress: bool = True) -> li
     return out
 
 
-def fit_h200(batch: int, *, progress: bool = True) -> DeviceProfile:
-    """The H200 profile at `batch`, fitted to that batch's micro-benchmarks only."""
+def fit_h200_host(grids: dict[int, list[Measurement]]) -> HostModel:
+    """The H200 host model, fitted to the host times of every batch's micro-benchmarks together."""
+    names = ", ".join(f"micro_b{batch}.jsonl.gz" for batch in grids)
+    data = (f"data/measurements/h200-2026-11-30/ {names}: the profiler's grid at every batch, host issue time "
+            f"with the GPU kept busy (host_us, min of 3), all batches in one fit")
+    host, _ = fit_host([m for grid in grids.values() for m in grid], data)
+    return host
+
+
+def fit_h200(batch: int, measurements: list[Measurement], host: HostModel) -> DeviceProfile:
+    """The H200 profile at `batch`: the device model fitted to that batch's micro-benchmarks only
+    (`micro_measurements`), with the host model of all batches (`fit_h200_host`)."""
     meta = json.loads((H200_DIR / "meta.json").read_text(encoding="utf-8"))
-    data = (f"data/measurements/h200-2026-11-30/micro_b{batch}.jsonl.gz: the profiler's grid at batch {batch}, "
-            f"host issue time with the GPU kept busy (host_us, min of 3)")
-    measurements = micro_measurements(H200_DIR, batch, progress=progress)
-    model, measurements, quality, host = fit_gpu(measurements, data)
+    model, measurements, quality = fit(measurements, generic_prior("gpu"))
     how = (f"measured on one {meta['device']} on {meta['date']} (torch {meta['torch']}, cuDNN {meta['cudnn']}, fp32, "
            f"TF32 convolutions, eager PyTorch); {len(measurements)} micro-benchmarks at batch {batch}: device time "
-           f"replayed as a CUDA graph, host time issued with the GPU kept busy. No whole network is in the fit.")
+           f"replayed as a CUDA graph, host time issued with the GPU kept busy (fitted on every batch's grid). "
+           f"No whole network is in the fit.")
     return DeviceProfile(name=f"h200_b{batch}", device=meta["device"], kind="gpu",
                          source=Source(method="measured", description=how, machine=meta["device"], date=meta["date"]),
                          batch=batch, latency_model=model, measurements=measurements, fit=quality, host=host,
-                         device_data=data.split(":")[0] + ": graph_ms (CUDA-graph replay, median of 5)")
+                         device_data=f"data/measurements/h200-2026-11-30/micro_b{batch}.jsonl.gz: graph_ms "
+                                     f"(CUDA-graph replay, median of 5)")
 
 
 def network_runs(folder: Path = H200_DIR) -> pd.DataFrame:
@@ -155,12 +178,13 @@ def shipped_h200() -> dict[int, DeviceProfile]:
 
 def main() -> None:
     """Regenerate data/profiles/h200_b*.json from the stored micro-benchmarks."""
-    for batch in H200_BATCHES:
-        profile = fit_h200(batch)
+    grids = {batch: micro_measurements(H200_DIR, batch) for batch in H200_BATCHES}
+    host = fit_h200_host(grids)
+    print("host us per kernel (every batch): " + ", ".join(f"{c} {v:.1f}" for c, v in host.kernels.items()))
+    for batch, grid in grids.items():
+        profile = fit_h200(batch, grid, host)
         path = save_profile(profile, PROFILE_DIR / f"{profile.name}.json")
-        host = ", ".join(f"{c} {v:.1f}" for c, v in profile.host.kernels.items())
-        print(f"{path}: device-time fit median {profile.fit.median_ape:.1f}%, max {profile.fit.max_ape:.1f}%; "
-              f"host us per kernel: {host}")
+        print(f"{path}: device-time fit median {profile.fit.median_ape:.1f}%, max {profile.fit.max_ape:.1f}%")
 
 
 if __name__ == "__main__":
