@@ -4,6 +4,7 @@ Run (from the repository root, venv active):
   python benchmarks/validate_latency.py --time --threads 1   # time every network (about 6 minutes on 2 cores)
   python benchmarks/validate_latency.py --time --threads 2
   python benchmarks/validate_latency.py --tune measured.json # refit + development-half class scales -> shipped
+  python benchmarks/validate_latency.py --reanalyse          # new op features for the stored timings (no timing)
   python benchmarks/validate_latency.py                      # recompute predictions from the stored data
 
 The split below was written down before any tuning: the model form and the profile grid may be tuned on
@@ -139,6 +140,13 @@ def time_networks(threads: int, only: list[str] | None = None, out_dir: Path = O
     return timings
 
 
+def reanalyse(only: list[str] | None = None, out_dir: Path = OUT_DIR) -> None:
+    """Re-derive the stored networks' op features with the current engine, keeping their timings: after the
+    latency model gains a feature, the networks need not be timed again."""
+    _, _, ops = _cases(networks(only))
+    lv.store(lv.load(out_dir).timings, ops, out_dir)
+
+
 def tune(measured: Path, threads: int, data_dir: Path) -> None:
     """Refit a measured profile's micro-benchmarks, then fit one time multiplier per kernel class on the
     development half's networks (never the report half) and save it as the shipped profile."""
@@ -158,6 +166,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="time only these networks (default: all)")
     parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="where the tables are stored")
     parser.add_argument("--profile", help="profile name or path (default: the shipped one for --threads)")
+    parser.add_argument("--reanalyse", action="store_true",
+                        help="re-derive the stored networks' op features with the current engine (no timing)")
     parser.add_argument("--tune", metavar="MEASURED_PROFILE", type=Path,
                         help="refit this freshly measured profile and scale its classes on the development half; "
                              "saved as the shipped profile for --threads")
@@ -165,6 +175,8 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     if args.time:
         time_networks(args.threads, args.only, args.out_dir)
+    elif args.reanalyse:
+        reanalyse(args.only, args.out_dir)
     if args.tune:
         tune(args.tune, args.threads, args.out_dir)
     profile = load_profile(args.profile or PROFILES[args.threads])

@@ -37,8 +37,9 @@ class Sleep(nn.Module):
 def test_timers_measure_known_durations():
     cases = [(Sleep(0.002), torch.zeros(1)), (Sleep(0.004), torch.zeros(1))]
     rotated = time_in_rotation(cases, samples=5)
+    one_per_block = time_in_rotation(cases, samples=5, block=1)
     back_to_back = time_modules(cases, rounds=2, samples=3, warmup=1)
-    for measured in (rotated, back_to_back):
+    for measured in (rotated, one_per_block, back_to_back):
         assert measured[0] == pytest.approx(2.0, rel=0.5) and measured[1] == pytest.approx(4.0, rel=0.5)
         assert measured[0] < measured[1]
 

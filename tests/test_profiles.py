@@ -9,8 +9,9 @@ import pytest
 from costmodel.cli import main
 from costmodel.errors import CostModelError
 from costmodel.latency.kernels import KERNEL_CLASSES
-from costmodel.latency.profiles import DeviceProfile, list_profiles, load_profile, parse_profile, profile_names, \
-    read_profile, save_profile
+from costmodel.latency.model import measurement_ms
+from costmodel.latency.profiles import SCHEMA_VERSION, DeviceProfile, OpSample, list_profiles, load_profile, \
+    parse_profile, profile_names, read_profile, save_profile
 
 SHIPPED = ("gtx1080ti", "snapdragon810")
 
@@ -106,5 +107,26 @@ def test_devices_command_lists_kind_source_batch_and_fit_error(capsys):
 
 def test_schema_version_is_checked(valid):
     with pytest.raises(CostModelError, match="schema_version"):
-        parse_profile({**valid, "schema_version": 2}, "future.json")
+        parse_profile({**valid, "schema_version": SCHEMA_VERSION + 1}, "future.json")
     assert isinstance(parse_profile(valid, "ok.json"), DeviceProfile)
+
+
+def test_a_version_1_profile_predicts_norms_and_slow_activations_as_version_1_did(valid):
+    """Version 1 had no `norm` or `slow_activation` class: BatchNorm ran with the elementwise kernels (as ReLU
+    does) and ELU with the transcendental activations (as SiLU does), so an old file must keep those times."""
+    old = copy.deepcopy(valid)
+    for part in ("latency_model", "host"):
+        if old.get(part):
+            for added in ("norm", "slow_activation"):
+                old[part]["kernels"].pop(added)
+    old["latency_model"]["kernels"]["elementwise"]["gbytes_per_s"] = 3.0  # tell the classes apart
+    old["measurements"] = [{**m, "group": None} for m in old["measurements"]]  # a field version 1 had
+    profile = parse_profile({**old, "schema_version": 1}, "old.json")
+    assert profile.schema_version == SCHEMA_VERSION
+
+    def ms(op: str) -> float:
+        sample = OpSample(kind="elementwise", op=op, flops=0, mac_bytes=4_000_000, pixels=1000, reduction=1,
+                          outputs=1, groups=1, in_channels=64)
+        return measurement_ms([sample], profile.latency_model)
+
+    assert ms("batch_norm") == ms("relu") and ms("elu") == ms("silu") and ms("relu") != ms("silu")

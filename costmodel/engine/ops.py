@@ -33,10 +33,12 @@ class OpSpec:
 
 
 def _activation(name: str, modules: tuple[type[nn.Module], ...], functions: Iterable[str] = (),
-                transcendental: bool = False) -> OpSpec:
-    """An elementwise activation: shape-preserving, 'activation' hint when it evaluates a transcendental."""
-    return OpSpec(name, OpKind.ELEMENTWISE, C.elementwise_cost, "activation" if transcendental else "elementwise",
-                  modules, (name, *functions), shape_preserving=True)
+                transcendental: bool = False, hint: str | None = None) -> OpSpec:
+    """An elementwise activation: shape-preserving, 'activation' hint when it evaluates a transcendental
+    (`hint` overrides: the few that CPU builds evaluate far below memory speed get their own class)."""
+    return OpSpec(name, OpKind.ELEMENTWISE, C.elementwise_cost,
+                  hint or ("activation" if transcendental else "elementwise"), modules, (name, *functions),
+                  shape_preserving=True)
 
 
 def _elementwise(name: str, *functions: str, transcendental: bool = False, attrs: A.AttrFn | None = None,
@@ -70,11 +72,11 @@ OPS: tuple[OpSpec, ...] = (
     OpSpec("multihead_attention", OpKind.LINEAR, C.multihead_attention_cost, "attention",
            (nn.MultiheadAttention,), (), A.attention_module_attrs, parts=C.self_attention_parts),
     OpSpec("recurrent", OpKind.LINEAR, C.recurrent_cost, "linear", (nn.LSTM, nn.GRU, nn.RNN), (), A.recurrent_attrs),
-    OpSpec("batch_norm", OpKind.ELEMENTWISE, C.elementwise_cost, "elementwise", (nn.modules.batchnorm._BatchNorm,),
+    OpSpec("batch_norm", OpKind.ELEMENTWISE, C.elementwise_cost, "norm", (nn.modules.batchnorm._BatchNorm,),
            ("batch_norm", "native_batch_norm", "_native_batch_norm_legit_no_training")),
-    OpSpec("layer_norm", OpKind.ELEMENTWISE, C.elementwise_cost, "activation", (nn.LayerNorm, nn.GroupNorm),
+    OpSpec("layer_norm", OpKind.ELEMENTWISE, C.elementwise_cost, "norm", (nn.LayerNorm, nn.GroupNorm),
            ("layer_norm", "group_norm", "native_layer_norm", "native_group_norm"), A.norm_attrs),
-    OpSpec("rms_norm", OpKind.ELEMENTWISE, C.elementwise_cost, "activation", (nn.RMSNorm,), ("rms_norm",),
+    OpSpec("rms_norm", OpKind.ELEMENTWISE, C.elementwise_cost, "norm", (nn.RMSNorm,), ("rms_norm",),
            A.norm_attrs),
     _activation("relu6", (nn.ReLU6, nn.Hardtanh), ("hardtanh",)),
     _activation("relu", (nn.ReLU,)),
@@ -83,9 +85,9 @@ OPS: tuple[OpSpec, ...] = (
     _activation("hardsigmoid", (nn.Hardsigmoid,)),
     _activation("sigmoid", (nn.Sigmoid,), transcendental=True),
     _activation("gelu", (nn.GELU,), transcendental=True),
-    _activation("tanh", (nn.Tanh,), transcendental=True),
+    _activation("tanh", (nn.Tanh,), hint="slow_activation"),
     _activation("leaky_relu", (nn.LeakyReLU,)),
-    _activation("elu", (nn.ELU,), transcendental=True),
+    _activation("elu", (nn.ELU,), hint="slow_activation"),
     _activation("mish", (nn.Mish,), transcendental=True),
     _activation("softplus", (nn.Softplus,), transcendental=True),
     _activation("prelu", (nn.PReLU,), ("_prelu_kernel",)),

@@ -3,7 +3,10 @@
 An op kind (costmodel.engine.kinds) says what an op does to memory and compute; a kernel class says which library
 kernel runs it, because that is what its speed depends on. The class comes from the op table's kernel-class
 hint (costmodel.engine.ops): dense 1x1 and kxk convs run different kernels (a plain GEMM vs. im2col or direct
-convolution); transcendental activations (sigmoid, SiLU, ...) cost more per element than ReLU or an add; max
+convolution); transcendental activations (sigmoid, SiLU, ...) cost more per element than ReLU or an add, and a few (ELU,
+tanh) run at a fraction of memory speed in CPU builds (`slow_activation`, 1-3 GB/s against 10-17 GB/s for SiLU
+on the AMD EPYC profile); unfused normalisations (BatchNorm, LayerNorm, GroupNorm) make more than one pass
+over their input (`norm`); max
 pooling is far slower than average pooling on CPUs, and global pooling is a reduction; a channel split of a
 contiguous tensor is a view in PyTorch but a copy in other frameworks. Attention (SDPA) runs as batched
 matrix products and shares the linear class. Each class gets its own fitted parameters, so a profile learns
@@ -20,7 +23,7 @@ from costmodel.engine.ops import BY_NAME
 
 KERNEL_CLASSES = (
     "conv1x1", "conv", "group_conv", "depthwise_conv", "linear", "max_pool", "avg_pool", "reduction",
-    "elementwise", "activation", "split", "concat", "data_movement", "shuffle", "other",
+    "elementwise", "activation", "slow_activation", "norm", "split", "concat", "data_movement", "shuffle", "other",
 )
 # Classes whose time has an arithmetic term (multiply-adds, or window reads for pooling) besides memory traffic.
 COMPUTE_CLASSES = frozenset({"conv1x1", "conv", "group_conv", "depthwise_conv", "linear", "max_pool", "avg_pool"})
@@ -35,17 +38,19 @@ DONORS = {
     "conv1x1": ("conv", "group_conv", "linear"), "conv": ("conv1x1", "group_conv"),
     "group_conv": ("conv1x1", "conv"), "depthwise_conv": ("conv", "conv1x1"), "linear": ("conv1x1", "conv"),
     **{c: ("elementwise", "activation", "concat", "shuffle")
-       for c in ("max_pool", "avg_pool", "reduction", "elementwise", "activation", "split", "shuffle", "other")},
+       for c in ("max_pool", "avg_pool", "reduction", "elementwise", "activation", "slow_activation", "norm", "split", "shuffle", "other")},
     "concat": ("data_movement", "shuffle", "elementwise"), "data_movement": ("concat", "shuffle", "elementwise"),
 }
 
 
-def kernel_class(kind: str, op: str, reduction: int, in_channels: int) -> str:
+def kernel_class(kind: str, op: str, reduction: int, in_channels: int, stride: int = 1) -> str:
     """The kernel class of an op: the op table's hint; a dense conv is 1x1 exactly when each output needs
-    C_in multiply-adds (reduction = C_in * k*k)."""
+    C_in multiply-adds (reduction = C_in * k*k) and it does not stride: PyTorch runs an unstrided 1x1 conv
+    as one plain GEMM but a strided one through the general convolution path, which the micro-benchmarks
+    show costs like a kxk conv (3-5x a GEMM of the same size at small sizes)."""
     kind_ = OpKind(kind)
     if kind_ is OpKind.CONV:
-        return "conv1x1" if reduction == in_channels else "conv"
+        return "conv1x1" if reduction == in_channels and stride == 1 else "conv"
     if kind_ in (OpKind.GROUP_CONV, OpKind.DEPTHWISE_CONV):
         return kind_.value
     spec = BY_NAME.get(op)

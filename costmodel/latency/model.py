@@ -39,7 +39,7 @@ from costmodel.latency.schedule import Mode, Schedule
 from costmodel.engine.report import Report
 
 OVERLAP_NORM = 3.0  # p of the smooth max: 1 would add compute and memory time, infinity would be a roofline
-FEATURES = ["kind", "op", "flops", "mac_bytes", "pixels", "reduction", "outputs", "groups", "in_channels"]
+FEATURES = ["kind", "op", "flops", "mac_bytes", "pixels", "reduction", "outputs", "groups", "in_channels", "stride"]
 _CLASS_INDEX = {c: i for i, c in enumerate(KERNEL_CLASSES)}
 _PARAM_FIELDS = ("overhead_us", "gbytes_per_s", "gmadds_per_s", "half_pixels", "half_reduction", "half_outputs",
                  "per_group_us")
@@ -63,7 +63,7 @@ def op_features(ops: pd.DataFrame) -> pd.DataFrame:
             channels = first_in[-1] if op.kind == "linear" else first_in[1] if len(first_in) > 1 else 1
         rows.append({"kind": op.kind, "op": op.op, "flops": int(op.flops), "mac_bytes": int(op.mac_bytes),
                      "pixels": shape.pixels, "reduction": shape.reduction, "outputs": shape.outputs,
-                     "groups": shape.groups, "in_channels": max(1, int(channels)),
+                     "groups": shape.groups, "in_channels": max(1, int(channels)), "stride": shape.stride,
                      "launches": bool(op.launches_kernel)})
     return pd.DataFrame(rows, columns=[*FEATURES, "launches"])
 
@@ -114,9 +114,10 @@ class Features:
     """Feature columns as float arrays plus each op's kernel-class index, ready for `seconds`."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
-        self.cls = np.array([_CLASS_INDEX[kernel_class(k, o, r, c)] for k, o, r, c in
-                             zip(frame["kind"], frame["op"], frame["reduction"], frame["in_channels"])], dtype=int)
-        column = {name: frame[name].to_numpy(dtype=float) for name in FEATURES[2:]}
+        self.cls = np.array([_CLASS_INDEX[kernel_class(k, o, r, c, s)] for k, o, r, c, s in
+                             zip(frame["kind"], frame["op"], frame["reduction"], frame["in_channels"],
+                                 frame["stride"])], dtype=int)
+        column = {name: frame[name].to_numpy(dtype=float) for name in FEATURES[2:-1]}
         self.flops, self.mac_bytes, self.pixels = column["flops"], column["mac_bytes"], column["pixels"]
         self.reduction, self.outputs, self.groups = column["reduction"], column["outputs"], column["groups"]
         self.inputs_per_group = np.maximum(1.0, column["in_channels"] / self.groups)

@@ -19,7 +19,12 @@ from costmodel.latency.kernels import KERNEL_CLASSES
 from costmodel.engine.kinds import OpKind
 
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "data" / "profiles"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Kernel classes each schema version added, and the class a profile of an older version lends them: version 1
+# ran unfused norms with the elementwise kernels and ELU/tanh with the other transcendental activations.
+ADDED_CLASSES = {2: {"norm": "elementwise", "slow_activation": "activation"}}
+# Measurement fields each schema version dropped (version 1's `group` named speed orders the fit once kept).
+DROPPED_FIELDS = {2: ("group",)}
 NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 
 
@@ -103,6 +108,7 @@ class OpSample(_Strict):
     outputs: int = Field(ge=1)
     groups: int = Field(ge=1)
     in_channels: int = Field(ge=1)
+    stride: int = Field(default=1, ge=1, description="largest step of the op's window (convs, pooling), else 1")
 
 
 class Measurement(_Strict):
@@ -112,7 +118,6 @@ class Measurement(_Strict):
     ms: float = Field(gt=0, description="measured or published time per batch, ms")
     predicted_ms: float | None = Field(default=None, gt=0)
     reference: str | None = Field(default=None, description="where a published number comes from")
-    group: str | None = Field(default=None, description="measurements whose speed order the fit must keep")
     host_ms: float | None = Field(default=None, gt=0,
                                   description="host time to issue these ops with the device kept busy, ms (GPUs)")
     ops: list[OpSample] = Field(min_length=1)
@@ -153,7 +158,7 @@ class Source(_Strict):
 class DeviceProfile(_Strict):
     """A device the latency model can predict for (docs/DESIGN.md: Device profiles)."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[2] = SCHEMA_VERSION
     name: str = Field(min_length=1, pattern=NAME_PATTERN)
     device: str = Field(min_length=1, description="the hardware in words")
     kind: Literal["gpu", "cpu"]
@@ -166,6 +171,27 @@ class DeviceProfile(_Strict):
     fit: FitQuality
     host: HostModel | None = Field(default=None, description="GPU host issue times; None: host = device (CPUs)")
     device_data: str | None = Field(default=None, description="which measurements latency_model was fitted to")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: object) -> object:
+        """A profile of an older schema version loads with the classes added since borrowing their old ones."""
+        version = data.get("schema_version") if isinstance(data, dict) else None
+        if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version < SCHEMA_VERSION:
+            return data
+        data = {**data, "schema_version": SCHEMA_VERSION}
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            for part in ("latency_model", "host"):
+                section = data.get(part)
+                kernels = section.get("kernels") if isinstance(section, dict) else None
+                if isinstance(kernels, dict):
+                    lent = {c: kernels[old] for c, old in ADDED_CLASSES[step].items()
+                            if c not in kernels and old in kernels}
+                    data[part] = {**section, "kernels": {**kernels, **lent}}
+            if isinstance(data.get("measurements"), list):
+                data["measurements"] = [{k: v for k, v in m.items() if k not in DROPPED_FIELDS[step]}
+                                        if isinstance(m, dict) else m for m in data["measurements"]]
+        return data
 
     @property
     def unit(self) -> str:

@@ -82,20 +82,32 @@ def typical_ms(seconds: Sequence[float]) -> float:
     return statistics.quantiles(seconds, n=4, method="inclusive")[0] * 1e3
 
 
+ROTATION_BLOCK = 64  # cases that take turns together: a network's worth of distinct ops
+
+
 def time_in_rotation(cases: Sequence[tuple[nn.Module, torch.Tensor]], *, samples: int = 9,
-                     progress: str | None = None, clock: Callable[[], float] = time.perf_counter) -> list[float]:
-    """Milliseconds of one call of each (module, input) as it runs inside a network: the cases take turns,
-    one call each, so every call finds its weights and code evicted by the others' work, while its input
-    is read just before (in a network the previous op has just written it)."""
+                     progress: str | None = None, clock: Callable[[], float] = time.perf_counter,
+                     block: int = ROTATION_BLOCK) -> list[float]:
+    """Milliseconds of one call of each (module, input) as it runs inside a network: the cases take turns
+    in blocks of `block`, one call each, so every call finds its weights evicted by the others' work while
+    its input is read just before (in a network the previous op has just written it). Blocks stay the size
+    of a network because the library's per-shape kernel caches (oneDNN's primitive cache holds 1024) keep a
+    network's kernels but not a thousand benchmarks': rotating through all of them would re-create a small
+    conv's kernel on every call (~250 us on this CPU against ~60 us warm), which no deployed network pays."""
     sync = _synchronizer(cases[0][1].device) if cases else (lambda: None)
     times: list[list[float]] = [[] for _ in cases]
-    with torch.inference_mode():
-        for module, x in cases:  # first calls create kernels, primitives, caches
-            module(x)
-        for _ in tqdm(range(samples), desc=progress, unit="turn", disable=progress is None, leave=False):
-            for (module, x), spent in zip(cases, times):
-                x.sum()
-                spent.append(_timed_call(module, x, sync, clock))
+    starts = range(0, len(cases), block)
+    with torch.inference_mode(), tqdm(total=len(starts) * samples, desc=progress, unit="turn",
+                                      disable=progress is None, leave=False) as bar:
+        for start in starts:
+            chunk = list(zip(cases[start:start + block], times[start:start + block]))
+            for (module, x), _ in chunk:  # first calls create kernels, primitives, caches
+                module(x)
+            for _ in range(samples):
+                for (module, x), spent in chunk:
+                    x.sum()
+                    spent.append(_timed_call(module, x, sync, clock))
+                bar.update()
     return [typical_ms(spent) for spent in times]
 
 
