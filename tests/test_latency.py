@@ -12,7 +12,7 @@ from costmodel import analyze
 from costmodel.cli import main
 from costmodel.latency.kernels import KERNEL_CLASSES
 from costmodel.engine.kinds import CATEGORIES
-from costmodel.latency.model import Latency, predict
+from costmodel.latency.model import Features, Latency, op_features, predict
 from costmodel.studies.evaluate import analyze_for_profile
 from costmodel.latency.profiles import DeviceProfile, FitQuality, KernelParams, LatencyModel, Measurement, OpSample, \
     Source, list_profiles, load_profile
@@ -179,3 +179,14 @@ def test_a_concat_pays_its_overhead_and_a_cost_per_extra_input():
     op = OpSample(kind="data_movement", op="cat", flops=0, mac_bytes=8, pixels=4, reduction=1, outputs=1, groups=6,
                   in_channels=1)
     assert measurement_ms([op], model) == pytest.approx((2.0 + 0.5 * 5) * 1e-3, rel=1e-6)
+
+
+def test_kernel_classes_follow_the_kernel_pytorch_runs():
+    """An unstrided 1x1 conv is one GEMM (conv1x1); a strided 1x1 and a 3x3 go through the general convolution
+    path (conv); unfused BatchNorm/LayerNorm are norms; ELU and tanh are the slow activations, SiLU is not."""
+    net = nn.Sequential(nn.Conv2d(8, 16, 1), nn.Conv2d(16, 16, 1, stride=2), nn.Conv2d(16, 16, 3, padding=1),
+                        nn.BatchNorm2d(16), nn.ELU(), nn.Tanh(), nn.SiLU(), nn.GroupNorm(4, 16))
+    features = op_features(analyze(net, (1, 8, 16, 16), fold_bn=False).ops)
+    classes = [KERNEL_CLASSES[c] for c in Features(features).cls]
+    assert classes == ["conv1x1", "conv", "conv", "norm", "slow_activation", "slow_activation", "activation", "norm"]
+    assert list(features["stride"]) == [1, 2, 1, 1, 1, 1, 1, 1]
