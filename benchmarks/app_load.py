@@ -3,8 +3,9 @@
 Run: `.venv/bin/python benchmarks/app_load.py [--sessions 8] [--rounds 3]` (needs Debian's /usr/bin/chromium and
 the playwright package; never `playwright install`). Each session opens every page in turn and moves the page's
 main control, for several rounds. Per page it prints the render time (navigation or control move until the
-script has finished: no running icon, no spinner) at p50/p95, the time until the first visible feedback (title
-or spinner) of a visit, the errors (exceptions on the page, timeouts: must be 0), and the peak RSS of the
+script has finished: no running icon, no spinner) at p50/p95, the time from navigation until the page shows
+its title and either a line saying what it computes (spinner, status, progress bar) or its finished content
+("feedback", p50 and max over visits), the errors (exceptions on the page, timeouts: must be 0), and the peak RSS of the
 server's process tree. A shared, noisy machine inflates every number: read them as an upper bound.
 """
 from __future__ import annotations
@@ -33,8 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-BUSY = "() => !!document.querySelector('[data-testid=stStatusWidgetRunningIcon], [data-testid=stSpinner]')"
-FEEDBACK = "() => !!document.querySelector('h1, [data-testid=stSpinner]')"
+# first feedback: the title is shown and so is either a line saying what is computed (spinner, status,
+# progress bar) or the finished page (no running icon)
+STATUS = "[data-testid=stSpinner], [data-testid=stExpanderIconSpinner], [data-testid=stProgress]"
+BUSY = f"() => !!document.querySelector('[data-testid=stStatusWidgetRunningIcon], {STATUS}')"
+FEEDBACK = ("() => !!document.querySelector('h1') && (!!document.querySelector('" + STATUS + "') || "
+            "!document.querySelector('[data-testid=stStatusWidgetRunningIcon]'))")
 QUIET_S = 1.5  # the script counts as finished after this long without a running icon or spinner
 RENDER_LIMIT_S = 600.0  # a cold server analyses the zoo and the scaling curves once
 MAIN = '[data-testid="stMain"]'
@@ -178,6 +183,25 @@ def start_server(port: int, cache_dir: str) -> subprocess.Popen:
     raise SystemExit("streamlit did not answer /_stcore/health within 60 s")
 
 
+class Responsiveness(threading.Thread):
+    """Round trips of the server's /_stcore/health (its event loop only, no script) every half second: how long
+    any browser message waits for the server's Python while the sessions compute."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.samples, self.running = url, [], True
+
+    def run(self) -> None:
+        while self.running:
+            started = time.monotonic()
+            try:
+                urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=60).read()
+                self.samples.append(time.monotonic() - started)
+            except OSError:
+                pass
+            time.sleep(0.5)
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -189,21 +213,25 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}"
 
 
-def report(results: Results, sessions: int, rounds: int, peak: int, wall: float) -> None:
+def report(results: Results, sessions: int, rounds: int, peak: int, wall: float, health: list[float]) -> None:
     print(f"App under load: {sessions} concurrent Chromium sessions x {rounds} rounds, one fresh server, empty cache")
     print(f"Machine: {machine()}; date {datetime.date.today()}; wall time {wall:.0f} s; shared machine: noisy")
     print()
-    print("| page | renders | p50 s | p95 s | first feedback p95 s | errors |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| page | renders | p50 s | p95 s | feedback p50 s | feedback max s | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for path in PAGES:
         name = path or "home"
         times = results.renders.get(name, [])
         cells = (f"{statistics.median(times):.2f} | {percentile(times, 0.95):.2f}" if times else "- | -")
         feedback = results.feedback.get(name, [])
-        first = f"{percentile(feedback, 0.95):.2f}" if feedback else "-"
+        first = f"{statistics.median(feedback):.2f} | {max(feedback):.2f}" if feedback else "- | -"
         print(f"| {name} | {len(times)} | {cells} | {first} | {len(results.errors.get(name, []))} |")
     print()
     print(f"Server peak RSS (process tree): {peak / 2**20:.0f} MiB")
+    if health:
+        print(f"Server /_stcore/health round trip: p50 {statistics.median(health) * 1e3:.0f} ms, p95 "
+              f"{percentile(health, 0.95) * 1e3:.0f} ms, max {max(health) * 1e3:.0f} ms ({len(health)} samples)")
+    print(f"Load average at the end (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     for name, errors in results.errors.items():
         for error in errors[:3]:
             print(f"error on {name}: {error}")
@@ -219,19 +247,20 @@ def main() -> None:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="costmodel_load_cache_") as cache_dir:
         server = start_server(port, cache_dir)
-        memory = PeakMemory(server.pid)
+        memory, health = PeakMemory(server.pid), Responsiveness(f"http://127.0.0.1:{port}")
         memory.start()
+        health.start()
         started = time.monotonic()
         try:
             results = asyncio.run(drive(f"http://127.0.0.1:{port}", args.sessions, args.rounds, args.budget_s))
         finally:
-            memory.running = False
+            memory.running = health.running = False
             server.terminate()
             try:
                 server.wait(30)
             except subprocess.TimeoutExpired:
                 server.kill()
-        report(results, args.sessions, args.rounds, memory.peak, time.monotonic() - started)
+        report(results, args.sessions, args.rounds, memory.peak, time.monotonic() - started, health.samples)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,11 @@ T = TypeVar("T")
 ENGINE = "costmodel.studies.evaluate"  # every page imports it; once loaded, a page's imports are instant
 LOADING = "Loading the analysis engine (torch; the first visit to this server only)..."
 TICK_S = 1.0  # how often the status line's elapsed time is refreshed
+# The server answers browsers on one event-loop thread that waits for the GIL between the sessions' compute
+# threads; a switch interval of 1 ms (Python's default: 5 ms) lets it in sooner, at a small cost in compute
+# throughput (measured in docs/readme/reliability.md, "First feedback on a cold server").
+SWITCH_INTERVAL_S = 0.001
+sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
 @contextlib.contextmanager
