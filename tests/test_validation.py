@@ -18,10 +18,11 @@ from costmodel.latency.profiles import load_profile
 from costmodel.studies import latency_validation as lv
 
 ROOT = Path(__file__).resolve().parents[1]
-# The report-half claim (docs/readme/latency-cpu.md): what the stored data reach, below issue 11's targets
-# (lv.TARGETS: median 7%, max 20%, 80% within +-10%, tau 0.95) except that tau beats FLOPs'. Two threads were
-# not measured: wall time on this shared 2-core machine is dominated by other jobs.
-CLAIMED = {1: {"median_ape": 6.0, "max_ape": 31.0, "within_10": 0.75, "kendall_tau": 0.93}}
+# The report-half claim (docs/readme/latency-cpu.md), per thread count and variant: issue 11's targets
+# (lv.TARGETS: median 7%, max 20%, 80% within +-10%, tau 0.95 and above FLOPs'; 2 threads median 10%), except
+# Kendall tau of the BN-folded variant at one thread, which reaches 0.939 (the claim is 0.93, above FLOPs').
+CLAIMED = {(1, "fused"): {**lv.TARGETS[1], "kendall_tau": 0.93}, (1, "eval"): lv.TARGETS[1],
+           (2, "fused"): lv.TARGETS[2], (2, "eval"): lv.TARGETS[2]}
 # Families whose members are the same design scaled in width or depth: more FLOPs must predict more time.
 SCALED_FAMILIES = ("ResNet", "VGG", "DenseNet", "MnasNet", "ShuffleNet V2", "MobileNet V1", "RepVGG", "EfficientNet")
 
@@ -31,14 +32,14 @@ def stored() -> lv.Stored:
     return lv.load()
 
 
-@pytest.mark.parametrize("threads", sorted(CLAIMED))
-def test_report_half_meets_the_claimed_targets(stored, threads):
+@pytest.mark.parametrize(("threads", "variant"), sorted(CLAIMED))
+def test_report_half_meets_the_claimed_targets(stored, threads, variant):
     if not (stored.timings["threads"] == threads).any():
         pytest.fail(f"no stored {threads}-thread timings: run benchmarks/validate_latency.py --time --threads {threads}")
     table = lv.predictions(stored, load_profile(f"amd_epyc_{threads}t"), threads)
     assert table["predicted_ms"].notna().all() and (table["measured_ms"] > 0).all()
     assert (table["half"] == "report").sum() >= 2 * 20, "at least 20 report networks, fused and eval"
-    assert lv.misses(table, threads, CLAIMED[threads]) == []
+    assert lv.misses(table, threads, CLAIMED[threads, variant], variant) == []
 
 
 def test_the_split_is_by_family(stored):

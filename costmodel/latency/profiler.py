@@ -3,11 +3,11 @@
 The grid covers every kernel class the op table (costmodel.engine.ops) can produce, at the sizes torchvision
 and timm CNNs use, drawn from wide ranges: 1x1 convs over c1:c2 ratios and sizes, dense 3x3/5x5/7x7 convs up
 to 2048 channels at 7-224 px, strided and dilated, stems and patchify convs, grouped 3x3 (group widths 4-64)
-and 1x1, depthwise 3x3-7x7 at stride 1 and 2, SE-sized convs, linear layers (classifier and per token),
-every activation, add/mul (also broadcasting), BatchNorm/GroupNorm/LayerNorm, channel split, concat of 2-8
-inputs, channel shuffle, padding, upsampling, max/avg pooling at stride 1 and 2, reductions, and attention (q @ k^T, softmax,
-SDPA). Shapes are drawn from a fixed seed, so a
-profile is reproducible; `quick` draws fewer. Every benchmark is analysed by the engine, so the fit sees
+and 1x1, depthwise 3x3-7x7 at stride 1 and 2, SE-sized convs, linear layers (classifiers with up to 400 MB
+of weights, and per token), every activation, add/mul (also broadcasting), BatchNorm/GroupNorm/LayerNorm,
+channel split, concat of 2-8 inputs, channel shuffle, padding, upsampling, max/avg pooling at stride 1 and 2,
+reductions, and attention (q @ k^T, softmax, SDPA). Shapes are drawn from a fixed seed, so a profile is
+reproducible; `quick` draws fewer. Every benchmark is analysed by the engine, so the fit sees
 exactly the features a prediction will see.
 """
 from __future__ import annotations
@@ -194,6 +194,9 @@ def _convs(draw: _Draw, n: int, batch: int) -> Iterator[Bench]:
         yield Bench(f"linear {c1}->{c2}", lambda c1=c1, c2=c2: nn.Linear(c1, c2), (batch, c1))
         tokens, d1, d2 = draw.choice(TOKENS), draw.channels(64, 1024, 32), draw.channels(64, 3072, 32)
         yield Bench(f"linear tokens {tokens}x{d1}->{d2}", lambda d1=d1, d2=d2: nn.Linear(d1, d2), (batch, tokens, d1))
+    for _ in range(max(1, n // 40)):  # VGG/AlexNet-style classifiers: 16-400 MB of weights, far beyond any cache
+        c1, c2 = draw.channels(4096, 25088), draw.choice((1000, 2048, 4096))
+        yield Bench(f"linear {c1}->{c2}", lambda c1=c1, c2=c2: nn.Linear(c1, c2), (batch, c1))
 
 
 def _attention_ops(draw: _Draw, n: int, batch: int) -> Iterator[Bench]:
