@@ -80,7 +80,13 @@ def _device_label(option: str) -> str:
 
 
 def sidebar() -> Settings:
-    """The shared sidebar; returns the settings every page computes with. No device selected is an error."""
+    """The shared sidebar; returns the settings every page computes with. No device selected is an error, and
+    so is a profile file that does not load (one line naming it, never a traceback)."""
+    with guard():
+        return _sidebar()
+
+
+def _sidebar() -> Settings:
     options = [*profile_names(), *uploaded_profiles().values()]
     bar = st.sidebar
     bar.header("Settings")
