@@ -32,8 +32,8 @@ from costmodel.latency.model import op_samples
 from costmodel.latency.kernels import COMPUTE_CLASSES, GROUPED_CLASSES, KERNEL_CLASSES
 from costmodel.latency.profiles import DeviceProfile, FitQuality, HostModel, KernelParams, LatencyModel, Measurement, \
     Source, check_name
-from costmodel.latency.timing import (Clock, CudaClock, cpu_clock, gpu_times, steady_allocator, time_in_rotation,
-                                      torch_threads)
+from costmodel.latency.timing import (ROTATION_BLOCK, Clock, CudaClock, cpu_clock, gpu_times, steady_allocator,
+                                      time_in_rotation, torch_threads)
 from costmodel.zoo.layers import channel_shuffle
 
 SEED = 2018  # ShuffleNet V2's year: any fixed value makes the grid reproducible
@@ -361,7 +361,8 @@ def profile_device(name: str, *, device: str = "cpu", threads: int | None = 1, b
         model, measurements, quality = fit(measurements, generic_prior(kind))
         how = (f"measured by {command} on {machine} ({device}, {used} thread{'s' if used > 1 else ''}, batch {batch}, "
                f"torch {torch.__version__}) on {today}: {len(measurements)} micro-benchmarks timed in rotation "
-               f"({'thread CPU time' if used == 1 else 'wall time'}), lower quartile of {turns} turns")
+               f"in blocks of {ROTATION_BLOCK} ({'thread CPU time' if used == 1 else 'wall time'}), lower quartile of "
+               f"{turns} turns")
     threads_text = f"{used} thread{'s' if used > 1 else ''}"
     return DeviceProfile(
         name=name, device=f"{machine} ({threads_text})" if kind == "cpu" else machine, kind=kind,

@@ -91,9 +91,9 @@ def time_in_rotation(cases: Sequence[tuple[nn.Module, torch.Tensor]], *, samples
     """Milliseconds of one call of each (module, input) as it runs inside a network: the cases take turns
     in blocks of `block`, one call each, so every call finds its weights evicted by the others' work while
     its input is read just before (in a network the previous op has just written it). Blocks stay the size
-    of a network because the library's per-shape kernel caches (oneDNN's primitive cache holds 1024) keep a
-    network's kernels but not a thousand benchmarks': rotating through all of them would re-create a small
-    conv's kernel on every call (~250 us on this CPU against ~60 us warm), which no deployed network pays."""
+    of a network: rotating through a thousand benchmarks made a small conv cost ~300 us per call on this CPU
+    against ~60 us warm (most likely the library's per-shape kernel cache, 1024 entries in oneDNN, overflowing),
+    which no deployed network pays (docs/readme/latency-cpu.md, "Timing")."""
     sync = _synchronizer(cases[0][1].device) if cases else (lambda: None)
     times: list[list[float]] = [[] for _ in cases]
     starts = range(0, len(cases), block)
