@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from costmodel import analyze
 from costmodel.cli import main
-from costmodel.sources.names import split_inline
+from costmodel.latency.model import predict
+from costmodel.latency.profiles import load_profile
+from costmodel.sources.names import load_model, split_inline
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -164,3 +167,15 @@ def test_every_bad_input_is_one_line_and_exit_code_2(capsys, tmp_path):
 def test_unknown_arch_lists_the_valid_names(capsys):
     _, _, err = run_cli(capsys, "analyze", "resnet51")
     assert "shufflenet_v2" in err
+
+
+def test_the_bound_line_appears_only_where_host_and_device_are_two_resources(capsys):
+    """A CPU profile runs every op on the thread that issues it (no host/device split to report); a GPU profile
+    with a host model says which of the two bounds the run, and its numbers are those of `predict`."""
+    assert main(["analyze", "shufflenet_v2", "--device", "amd_epyc_1t"]) == 0
+    assert "-bound:" not in capsys.readouterr().out
+    assert main(["analyze", "shufflenet_v2", "--device", "h200_b1"]) == 0
+    out = capsys.readouterr().out
+    model, shape, _ = load_model("shufflenet_v2", batch=1)
+    latency = predict(analyze(model, shape), load_profile("h200_b1"))
+    assert f"{latency.bound}-bound: host issues kernels in {latency.host_ms:.4g} ms" in out

@@ -109,7 +109,9 @@ def print_latency(latency: Latency) -> None:
                       for name, ms in latency.breakdown.items())
     print(f"\nLatency on {latency.device} at batch {latency.batch}: {latency.ms:.4g} ms per batch ({latency.mode}), "
           f"{latency.throughput:.4g} {latency.unit}{'  (PARTIAL: unknown ops cost overhead only)' * latency.partial}")
-    print(f"  {latency.bound}-bound: host issues kernels in {latency.host_ms:.4g} ms, device busy {latency.device_ms:.4g} ms")
+    if not latency.one_resource:
+        print(f"  {latency.bound}-bound: host issues kernels in {latency.host_ms:.4g} ms, "
+              f"device busy {latency.device_ms:.4g} ms")
     print(f"  device time by ShuffleNet V2 Fig. 2 category: {parts}")
 
 

@@ -180,6 +180,7 @@ class Latency:
     bound: str = "device"  # "host": the device waits for the host to issue kernels
     host_ms: float = 0.0
     device_ms: float = 0.0
+    one_resource: bool = False  # a CPU: the thread that issues an op runs it, so host and device are one
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form; throughput is null for a model without kernels (0 ms)."""
@@ -217,4 +218,5 @@ def predict(report: Report, profile: DeviceProfile, mode: Mode = "eager") -> Lat
     per_second = 1e3 / run.ms if run.ms > 0 else float("inf")
     throughput = per_second if profile.kind == "gpu" else per_second * batch
     return Latency(profile.name, batch, run.ms, throughput, profile.unit, breakdown, per_op, per_block,
-                   partial=report.partial, mode=mode, bound=run.bound, host_ms=run.host_ms, device_ms=run.device_ms)
+                   partial=report.partial, mode=mode, bound=run.bound, host_ms=run.host_ms, device_ms=run.device_ms,
+                   one_resource=profile.host is None)
