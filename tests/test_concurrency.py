@@ -3,10 +3,12 @@ analyses give exactly the serial results and leave torch's globals as they were.
 from __future__ import annotations
 
 import sys
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import torch
 from torch import nn
 
 from costmodel import analyze, zoo
@@ -45,3 +47,28 @@ def test_a_failed_trace_restores_globals() -> None:
     assert nn.Module.__call__ is ORIGINAL_CALL
     assert len(zoo.list_archs()) > 0
     assert summary_of("shufflenet_v2")["status"] == "complete"
+
+
+def test_a_trace_that_silences_its_own_stderr_leaves_other_threads_stderr_alone(capsys) -> None:
+    """torch.export's dumps are silenced for the tracing thread only: another session's error line written
+    while an export runs still reaches stderr."""
+    exporting, written = threading.Event(), threading.Event()
+
+    class WaitsInsideExport(nn.Module):
+        def forward(self, x):
+            if torch.compiler.is_exporting():
+                exporting.set()
+                written.wait(10)
+            return x * 2 if x.sum() > 0 else x  # data-dependent: torch.fx fails, torch.export is tried
+
+    def other_session() -> None:
+        assert exporting.wait(30), "the trace never reached torch.export"
+        print("error: another session's line", file=sys.stderr)
+        written.set()
+
+    other = threading.Thread(target=other_session)
+    other.start()
+    with pytest.raises(Exception):
+        analyze(WaitsInsideExport(), (1, 3, 8, 8))
+    other.join()
+    assert "error: another session's line" in capsys.readouterr().err

@@ -104,10 +104,37 @@ def _quiet_torch_logs() -> Iterator[None]:
         logger.setLevel(level)
 
 
+class _QuietThreadStderr(io.TextIOBase):
+    """sys.stderr while one thread traces: that thread's writes are dropped, every other thread's reach the
+    real stderr. A plain redirect would swallow, for the seconds an export takes, the errors of every other
+    session a server runs."""
+
+    def __init__(self, real: object, quiet: int) -> None:
+        super().__init__()
+        self.real, self.quiet = real, quiet
+
+    def write(self, text: str) -> int:
+        return len(text) if threading.get_ident() == self.quiet else self.real.write(text)
+
+    def flush(self) -> None:
+        self.real.flush()
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Drop what the calling thread writes to stderr while the block runs; other threads are unaffected."""
+    real = sys.stderr
+    sys.stderr = _QuietThreadStderr(real, threading.get_ident())
+    try:
+        yield
+    finally:
+        sys.stderr = real
+
+
 def _trace_export(model: nn.Module, shape: tuple[int, ...], dtype: torch.dtype) -> TracedGraph:
     example = _example_input(model, shape, dtype)
     # export prints the partial graph and logs hints when it fails; the caller reports one line instead.
-    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), _quiet_torch_logs():
+    with warnings.catch_warnings(), _quiet_stderr(), _quiet_torch_logs():
         warnings.simplefilter("ignore")
         program = torch.export.export(model, (example,), strict=False)
     signature = program.graph_signature
