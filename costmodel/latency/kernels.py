@@ -38,7 +38,8 @@ DONORS = {
     "conv1x1": ("conv", "group_conv", "linear"), "conv": ("conv1x1", "group_conv"),
     "group_conv": ("conv1x1", "conv"), "depthwise_conv": ("conv", "conv1x1"), "linear": ("conv1x1", "conv"),
     **{c: ("elementwise", "activation", "concat", "shuffle")
-       for c in ("max_pool", "avg_pool", "reduction", "elementwise", "activation", "slow_activation", "norm", "split", "shuffle", "other")},
+       for c in ("max_pool", "avg_pool", "reduction", "elementwise", "activation", "norm", "split", "shuffle", "other")},
+    "slow_activation": ("activation", "elementwise"),
     "concat": ("data_movement", "shuffle", "elementwise"), "data_movement": ("concat", "shuffle", "elementwise"),
 }
 
