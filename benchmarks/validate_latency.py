@@ -1,7 +1,7 @@
 """Validate the CPU latency model on whole networks that nobody tuned it on, split by family.
 
 Run (from the repository root, venv active):
-  python benchmarks/validate_latency.py --time --threads 1   # time every network (about 6 minutes on 2 cores)
+  python benchmarks/validate_latency.py --time --threads 1   # time every network (about 3 minutes, quiet machine)
   python benchmarks/validate_latency.py --time --threads 2
   python benchmarks/validate_latency.py --tune measured.json # refit + development-half class scales -> shipped
   python benchmarks/validate_latency.py --reanalyse          # new op features for the stored timings (no timing)
@@ -20,8 +20,8 @@ no report network has a sibling in the development half.
    model's features) to data/validation/latency_cpu_ops.csv.gz, so predictions can be recomputed later
    without timing (the test suite does).
 2. `--tune`: the measured profile is refitted and each kernel class's time scaled by one multiplier fitted
-   to the development half's networks (costmodel.latency.fitting.class_scales): micro-benchmarks timed in
-   isolation miss what networks share (warm caches); the report half is never used.
+   to the development half's networks (costmodel.latency.fitting.class_scales): whatever micro-benchmarks
+   and networks still share unequally (0.77-1.05 on the shipped profiles); the report half is never used.
 3. Predictions come from the stored profile (data/profiles/amd_epyc_1t.json, amd_epyc_2t.json) and from a
    FLOPs-only baseline (costmodel.studies.latency_validation); the tables go to data/validation/latency_cpu_*.md
    and .json.

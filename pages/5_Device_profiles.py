@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from costmodel.app.header import header, status_line
+from costmodel.app.header import header
 
 # The title and a status line come first: on a server's first visit the imports below take seconds.
 with header(
@@ -42,8 +42,8 @@ with fit:
 st.subheader("Where the model is weak")
 by_class, by_family = st.columns(2)
 with by_class:
-    with status_line(f"Predicting {device.name}'s micro-benchmarks by kernel class..."):
-        residuals = profile_views.class_residuals(device)
+    residuals = ui.compute(profile_views.class_residuals, name,
+                           spinner=f"Predicting {device.name}'s micro-benchmarks by kernel class...")
     ui.chart(figures.residuals_by_group(residuals, title=f"{device.name}: micro-benchmark error by kernel class"),
              f"class_residuals_{device.name}")
 with by_family:

@@ -4,7 +4,9 @@ export` writes every named figure with clean exit codes. Layout at every preset:
 from __future__ import annotations
 
 import io
+import shutil
 import struct
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -12,9 +14,6 @@ import plotly.graph_objects as go
 import pytest
 
 from costmodel import CostModelError
-import shutil
-import subprocess
-
 from costmodel.viz import export, styles
 from costmodel.viz.catalog import RECIPES, guideline_choice
 from costmodel.cli import main

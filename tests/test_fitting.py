@@ -120,7 +120,7 @@ def eager_runs(n: int, seed: int) -> list[Measurement]:
         ops = [_sample(str(rng.choice(list(_OPS))), rng) for _ in range(int(rng.integers(4, 17)))]
         issued = end = 0.0
         for op in ops:
-            issued += TRUE_HOST_US[kernel_class(op.kind, op.op, op.reduction, op.in_channels)] * 1e-3
+            issued += TRUE_HOST_US[kernel_class(op.kind, op.op, op.reduction, op.in_channels, op.stride)] * 1e-3
             end = max(issued, end) + measurement_ms([op], truth)
         out.append(Measurement(label=f"run {i}", ms=end * float(np.exp(rng.normal(0, NOISE))), ops=ops))
     return out
@@ -141,6 +141,6 @@ def test_the_eager_fit_predicts_runs_it_never_saw_and_recovers_host_times():
 def _eager_ms(ops: list[OpSample], model: LatencyModel, host: HostModel) -> float:
     issued = end = 0.0
     for op in ops:
-        issued += host.kernels[kernel_class(op.kind, op.op, op.reduction, op.in_channels)] * 1e-3
+        issued += host.kernels[kernel_class(op.kind, op.op, op.reduction, op.in_channels, op.stride)] * 1e-3
         end = max(issued, end) + measurement_ms([op], model)
     return end

@@ -86,8 +86,8 @@ def op_times(report: Report, profile) -> dict[str, float]:
     if latency.bound != "host":
         return dict(zip(latency.per_op["name"], latency.per_op["ms"]))
     features = op_features(report.ops)
-    classes = [kernel_class(k, o, r, c) for k, o, r, c in
-               zip(features["kind"], features["op"], features["reduction"], features["in_channels"])]
+    columns = ("kind", "op", "reduction", "in_channels", "stride")
+    classes = [kernel_class(*row) for row in zip(*(features[c] for c in columns))]
     return {name: profile.host.kernels[c] * 1e-3 if launches else 0.0
             for name, c, launches in zip(report.ops["name"], classes, features["launches"])}
 

@@ -166,8 +166,8 @@ def class_scales(per_class_ms: pd.DataFrame, measured_ms: np.ndarray, *, spread:
     """One time multiplier per kernel class that makes whole networks' predicted times (`per_class_ms`: one
     row per network, one column per class) match `measured_ms`, by least squares on log time; each log
     multiplier is pulled towards 0 (no change) with weight 1/spread, so classes the networks barely use stay
-    as the micro-benchmarks fitted them. Networks correct what isolated micro-benchmarks miss (warm caches,
-    the previous op's output still in cache) without giving any op up its own time."""
+    as the micro-benchmarks fitted them. Networks correct what micro-benchmarks timed apart still miss (the
+    previous op's output in cache, a library path chosen by context) without giving any op up its own time."""
     parts = per_class_ms.to_numpy(dtype=float)
     target = np.log(np.asarray(measured_ms, dtype=float))
 

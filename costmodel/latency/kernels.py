@@ -44,7 +44,7 @@ DONORS = {
 }
 
 
-def kernel_class(kind: str, op: str, reduction: int, in_channels: int, stride: int = 1) -> str:
+def kernel_class(kind: str, op: str, reduction: int, in_channels: int, stride: int) -> str:
     """The kernel class of an op: the op table's hint; a dense conv is 1x1 exactly when each output needs
     C_in multiply-adds (reduction = C_in * k*k) and it does not stride: PyTorch runs an unstrided 1x1 conv
     as one plain GEMM but a strided one through the general convolution path, which the micro-benchmarks

@@ -40,6 +40,7 @@ from costmodel.engine.report import Report
 
 OVERLAP_NORM = 3.0  # p of the smooth max: 1 would add compute and memory time, infinity would be a roofline
 FEATURES = ["kind", "op", "flops", "mac_bytes", "pixels", "reduction", "outputs", "groups", "in_channels", "stride"]
+_NUMERIC = ("flops", "mac_bytes", "pixels", "reduction", "outputs", "groups", "in_channels")  # stride: class only
 _CLASS_INDEX = {c: i for i, c in enumerate(KERNEL_CLASSES)}
 _PARAM_FIELDS = ("overhead_us", "gbytes_per_s", "gmadds_per_s", "half_pixels", "half_reduction", "half_outputs",
                  "per_group_us")
@@ -117,7 +118,7 @@ class Features:
         self.cls = np.array([_CLASS_INDEX[kernel_class(k, o, r, c, s)] for k, o, r, c, s in
                              zip(frame["kind"], frame["op"], frame["reduction"], frame["in_channels"],
                                  frame["stride"])], dtype=int)
-        column = {name: frame[name].to_numpy(dtype=float) for name in FEATURES[2:-1]}
+        column = {name: frame[name].to_numpy(dtype=float) for name in _NUMERIC}
         self.flops, self.mac_bytes, self.pixels = column["flops"], column["mac_bytes"], column["pixels"]
         self.reduction, self.outputs, self.groups = column["reduction"], column["outputs"], column["groups"]
         self.inputs_per_group = np.maximum(1.0, column["in_channels"] / self.groups)

@@ -52,13 +52,14 @@ def fit_points(device: DeviceProfile) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def class_residuals(device: DeviceProfile) -> pd.DataFrame:
+def class_residuals(device: str) -> pd.DataFrame:
     """Each measurement's prediction error (%), grouped by the kernel class that takes most of its predicted
-    time: the per-class residuals of the profile's own micro-benchmarks."""
-    rows = []
-    for m in device.measurements:
+    time: the per-class residuals of profile `device`'s own micro-benchmarks (a pure function of its name, so
+    pages cache it: about a second for a thousand measurements)."""
+    rows, measured = [], profile(device)
+    for m in measured.measurements:
         frame = samples_frame(m.ops)
-        ms = op_milliseconds(frame, device.latency_model) * frame["count"].to_numpy()
+        ms = op_milliseconds(frame, measured.latency_model) * frame["count"].to_numpy()
         main = KERNEL_CLASSES[Features(frame).cls[ms.argmax()]]
         rows.append({"group": main, "name": m.label, "error_pct": 100 * (ms.sum() / m.ms - 1)})
     return pd.DataFrame(rows, columns=["group", "name", "error_pct"]).sort_values("group", kind="stable")
