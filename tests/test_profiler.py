@@ -2,6 +2,7 @@
 (the fit itself: tests/test_fitting.py)."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -111,3 +112,17 @@ def test_profile_command_rejects_bad_arguments_in_one_line(capsys, tmp_path):
     if not torch.cuda.is_available():
         assert main(["profile", "--device", "cuda", "--out", str(tmp_path / "gpu.json")]) == 2
         assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_the_grid_pairs_convs_of_aligned_channels_with_odd_twins():
+    """GPU libraries run channels in multiples of 8 on faster kernels: the grid holds such convs, each next to
+    a twin one channel wider on both sides, so a fit can see the difference at equal size."""
+    labels = [b.label for b in grid(batch=1)]
+    shape = re.compile(r"(conv\dx\d/\d) (\d+)->(\d+) @(\d+)$")
+    pairs = 0
+    for first, second in zip(labels, labels[1:]):
+        a, b = shape.match(first), shape.match(second)
+        if a and b and int(a[2]) % 8 == 0 == int(a[3]) % 8 and (b[1], int(b[2]), int(b[3]), b[4]) == \
+                (a[1], int(a[2]) + 1, int(a[3]) + 1, a[4]):
+            pairs += 1
+    assert pairs >= 25

@@ -2,7 +2,7 @@
 
 The grid covers every kernel class the op table (costmodel.engine.ops) can produce, at the sizes torchvision
 and timm CNNs use, drawn from wide ranges: 1x1 convs over c1:c2 ratios and sizes, dense 3x3/5x5/7x7 convs up
-to 2048 channels at 7-224 px, strided and dilated, stems and patchify convs, grouped 3x3 (group widths 4-64)
+to 2048 channels at 7-224 px, strided and dilated, stems and patchify convs, channel widths aligned to 8 and their odd twins, grouped 3x3 (group widths 4-64)
 and 1x1, depthwise 3x3-7x7 at stride 1 and 2, SE-sized convs, linear layers (classifiers with up to 400 MB
 of weights, and per token), every activation, add/mul (also broadcasting), BatchNorm/GroupNorm/LayerNorm,
 channel split, concat of 2-8 inputs, channel shuffle, padding, upsampling, max/avg pooling at stride 1 and 2,
@@ -199,6 +199,18 @@ def _convs(draw: _Draw, n: int, batch: int) -> Iterator[Bench]:
         yield Bench(f"linear {c1}->{c2}", lambda c1=c1, c2=c2: nn.Linear(c1, c2), (batch, c1))
 
 
+def _aligned_convs(draw: _Draw, n: int, batch: int) -> Iterator[Bench]:
+    """Dense 1x1 and 3x3 convs whose channels are multiples of 8 (ResNet, RegNet and MobileNet widths), each
+    with an odd-width twin of the same size: GPU libraries run aligned channels on tensor cores (TF32 for
+    fp32 convs) and the rest on slower kernels, a difference the randomly drawn widths above almost never
+    show. Drawn from their own seed, so the draws above stay as they were."""
+    for _ in range(n):
+        k, s = draw.choice((1, 1, 3)), draw.choice((1, 1, 1, 2))
+        c1, c2, hw = draw.channels(16, 2048, 8), draw.channels(16, 2048, 8), draw.choice((7, 14, 28, 56, 112))
+        for twin in (0, 1):
+            yield from _conv_bench(f"conv{k}x{k}", c1 + twin, c2 + twin, hw, k, s if k > 1 else 1, batch=batch)
+
+
 def _attention_ops(draw: _Draw, n: int, batch: int) -> Iterator[Bench]:
     """Attention at vision-transformer shapes: scores (q @ k^T), softmax over them, and fused SDPA."""
     for _ in range(n):
@@ -247,7 +259,7 @@ def grid(*, quick: bool = False, batch: int = 1, scale: float = 1.0) -> list[Ben
     n_conv = max(3, round((110 if quick else 240) * scale))
     n_memory = max(1, round((5 if quick else 12) * scale))
     return [*_convs(draw, n_conv, batch), *_attention_ops(draw, max(1, n_memory // 2), batch),
-            *_memory_ops(draw, n_memory, batch)]
+            *_memory_ops(draw, n_memory, batch), *_aligned_convs(_Draw(SEED + 1), max(1, n_conv // 6), batch)]
 
 
 def machine_name(device: torch.device) -> str:
@@ -273,14 +285,14 @@ def generic_prior(kind: str) -> LatencyModel:
             gmadds_per_s=(4000.0 if gpu else 50.0) if compute else None,
             half_pixels=1000.0 if gpu and compute else 1.0, half_reduction=8.0 if compute else 0.0,
             half_outputs=8.0 if compute else 0.0, per_group_us=1.0 if name in GROUPED_CLASSES else 0.0)
-    return LatencyModel(kernels=kernels, cache_bytes=4e6, spill=0.5)
+    return LatencyModel(kernels=kernels, cache_bytes=4e6, spill=0.5, parallel_channels=gpu)
 
 
 def fit_gpu(measurements: list[Measurement], data: str) -> tuple[LatencyModel, list[Measurement], FitQuality,
                                                                  HostModel]:
     """The two resources of a GPU profile: the device-time model fitted to the measurements' `ms` (device
     time, graph-replayed) and the host model fitted to their `host_ms`; `data` names the measurements."""
-    model, fitted, quality = fit(measurements, generic_prior("gpu"))
+    model, fitted, quality = fit(measurements, generic_prior("gpu"), aligned=True)
     host, _ = fit_host(fitted, data)
     return model, fitted, quality, host
 

@@ -130,18 +130,21 @@ def time_modules(cases: Sequence[tuple[nn.Module, torch.Tensor]], *, rounds: int
 
 # ----------------------------------------------------------------------------- GPU: three numbers per op
 GRAPH_CALLS = 20  # calls per captured CUDA graph and per host-issue sample (data/measurements/.../meta.json: K)
-BUSY_CYCLES = 50_000_000  # GPU clock cycles of the spin kernel that keeps the GPU busy while the host issues
+BUSY_CYCLES = 10_000_000  # GPU clock cycles (~5 ms at 2 GHz) of the spin kernel that keeps the GPU busy while
+# the host issues: 20 calls of the slowest-issuing op in the grid take about 2 ms of host time
 
 
 @dataclass(frozen=True)
 class GpuTimes:
     """One op on a GPU: `sync_ms` one call between two synchronizations (what a naive timer sees),
     `graph_ms` per call when replayed as a CUDA graph (device time alone), `host_us` to issue one call while
-    the GPU is busy (Python + dispatch + launch, never waiting on the device)."""
+    the GPU is busy (Python + dispatch + launch, never waiting on the device), and where asked `pipe_ms` per
+    call when calls are issued back to back (the eager pipeline: the slower of host and device)."""
 
     sync_ms: float
     graph_ms: float
     host_us: float
+    pipe_ms: float | None = None
 
 
 class Clock(Protocol):
@@ -152,6 +155,8 @@ class Clock(Protocol):
     def keep_busy(self) -> None: ...
 
     def replay_ms(self, call: Callable[[], object], calls: int, repeats: int) -> float: ...
+
+    def stream_ms(self, call: Callable[[], object], calls: int, repeats: int) -> float: ...
 
 
 class CudaClock:
@@ -175,11 +180,21 @@ class CudaClock:
         with torch.cuda.graph(graph):
             for _ in range(calls):
                 call()
+        return self._events_ms(graph.replay, 1, repeats) / calls
+
+    def stream_ms(self, call: Callable[[], object], calls: int, repeats: int) -> float:
+        torch.cuda.synchronize()
+        return self._events_ms(call, calls, repeats)
+
+    @staticmethod
+    def _events_ms(call: Callable[[], object], calls: int, repeats: int) -> float:
+        """Median over `repeats` of the device time between CUDA events around `calls` calls, per call."""
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         per_call = []
         for _ in range(repeats):
             start.record()
-            graph.replay()
+            for _ in range(calls):
+                call()
             end.record()
             end.synchronize()
             per_call.append(start.elapsed_time(end) / calls)
@@ -205,11 +220,15 @@ class HostClock:
             per_call.append((time.perf_counter() - start) / calls * 1e3)
         return statistics.median(per_call)
 
+    def stream_ms(self, call: Callable[[], object], calls: int, repeats: int) -> float:
+        return self.replay_ms(call, calls, repeats)
+
 
 def gpu_times(module: nn.Module, x: torch.Tensor, clock: Clock, *, calls: int = GRAPH_CALLS, sync_samples: int = 9,
-              repeats: int = 5, host_samples: int = 3) -> GpuTimes:
+              repeats: int = 5, host_samples: int = 3, pipe: bool = False) -> GpuTimes:
     """The three times of one (module, input): sync (median), graph replay (median), host issue (minimum:
-    the host is only ever slowed down by other work)."""
+    the host is only ever slowed down by other work); with `pipe`, also back-to-back calls (median), what a
+    whole network is validated against in eager mode."""
     with torch.inference_mode():
         module(x)
         sync = statistics.median(_timed_call(module, x, clock.sync) for _ in range(sync_samples)) * 1e3
@@ -223,4 +242,5 @@ def gpu_times(module: nn.Module, x: torch.Tensor, clock: Clock, *, calls: int = 
                 module(x)
             issue.append((time.perf_counter() - start) / calls * 1e6)
             clock.sync()
-    return GpuTimes(sync, graph, min(issue))
+        piped = clock.stream_ms(lambda: module(x), calls, repeats) if pipe else None
+    return GpuTimes(sync, graph, min(issue), piped)

@@ -163,3 +163,11 @@ def load(source: str, name: str, params: Mapping[str, object], *, resolution: in
     channels, *size = HUBS[source].input_size(name)
     shape = input_shape or (batch, channels, *([resolution, resolution] if resolution else size))
     return _build(source, name, params, tuple(shape[1:])), shape
+
+
+def load_real(source: str, name: str, params: Mapping[str, object]) -> tuple[nn.Module, tuple[int, ...]]:
+    """(model, batch-1 input shape) with random weights on the CPU, in eval mode: for timing, not analysis."""
+    _check_name(source, name)
+    size = HUBS[source].input_size(name)
+    model = HUBS[source].build(name, {k: _coerce(v) for k, v in params.items()}, size)
+    return model.eval(), (1, *size)
