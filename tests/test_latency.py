@@ -183,10 +183,40 @@ def test_a_concat_pays_its_overhead_and_a_cost_per_extra_input():
 
 def test_kernel_classes_follow_the_kernel_pytorch_runs():
     """An unstrided 1x1 conv is one GEMM (conv1x1); a strided 1x1 and a 3x3 go through the general convolution
-    path (conv); unfused BatchNorm/LayerNorm are norms; ELU and tanh are the slow activations, SiLU is not."""
+    path (conv); unfused BatchNorm is one scale and shift (batch_norm), GroupNorm computes statistics (norm);
+    ELU and tanh are the slow activations, SiLU is not."""
     net = nn.Sequential(nn.Conv2d(8, 16, 1), nn.Conv2d(16, 16, 1, stride=2), nn.Conv2d(16, 16, 3, padding=1),
                         nn.BatchNorm2d(16), nn.ELU(), nn.Tanh(), nn.SiLU(), nn.GroupNorm(4, 16))
     features = op_features(analyze(net, (1, 8, 16, 16), fold_bn=False).ops)
     classes = [KERNEL_CLASSES[c] for c in Features(features).cls]
-    assert classes == ["conv1x1", "conv", "conv", "norm", "slow_activation", "slow_activation", "activation", "norm"]
+    assert classes == ["conv1x1", "conv", "conv", "batch_norm", "slow_activation", "slow_activation", "activation",
+                       "norm"]
     assert list(features["stride"]) == [1, 2, 1, 1, 1, 1, 1, 1]
+
+
+def _conv_ms(profile: DeviceProfile, c_in: int, c_out: int, hw: int, **device: object) -> float:
+    """A 1x1 conv's time on `profile` with the latency model's fields in `device` changed."""
+    model = profile.latency_model.model_copy(update=device)
+    return predict(analyze(nn.Conv2d(c_in, c_out, 1), (1, c_in, hw, hw)),
+                   profile.model_copy(update={"latency_model": model}), "graph").ms
+
+
+def test_a_conv_with_unaligned_channels_runs_at_the_unaligned_share_of_the_lanes():
+    """lanes 8, unaligned 0.5: a 64->64 conv uses every lane; a 63->63 conv pads both to 64 (63/64 of the
+    lanes each) and runs off the aligned path at half speed - closed form, compute-bound, no overhead."""
+    profile, device = hand_profile(gmadds_per_s=1.0), {"lanes": 8, "unaligned": 0.5}
+    assert _conv_ms(profile, 64, 64, 7, **device) == pytest.approx(64 * 64 * 49 / 1e9 * 1e3, rel=1e-6)
+    assert _conv_ms(profile, 63, 63, 7, **device) == pytest.approx(63 * 63 * 49 / 1e9 * 1e3 / ((63 / 64) ** 2 * 0.5),
+                                                                   rel=1e-6)
+
+
+def test_a_gpu_fills_with_output_elements_a_cpu_core_with_output_positions():
+    """half_pixels 1000: a 1x1 conv to 2048 channels at 7x7 has P = 49 positions, 100352 output elements;
+    its efficiency is P / (P + 1000) on a CPU core and P*N / (P*N + 1000) with parallel_channels."""
+    profile = hand_profile(gmadds_per_s=1.0)
+    kernels = {c: k.model_copy(update={"half_pixels": 1000.0}) for c, k in profile.latency_model.kernels.items()}
+    work_ms = 64 * 2048 * 49 / 1e9 * 1e3
+    assert _conv_ms(profile, 64, 2048, 7, kernels=kernels) == pytest.approx(work_ms / (49 / 1049), rel=1e-6)
+    assert _conv_ms(profile, 64, 2048, 7, kernels=kernels, parallel_channels=True) == \
+        pytest.approx(work_ms / (100352 / 101352), rel=1e-6)
+

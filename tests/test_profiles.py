@@ -117,7 +117,7 @@ def test_a_version_1_profile_predicts_norms_and_slow_activations_as_version_1_di
     old = copy.deepcopy(valid)
     for part in ("latency_model", "host"):
         if old.get(part):
-            for added in ("norm", "slow_activation"):
+            for added in ("norm", "slow_activation", "batch_norm"):
                 old[part]["kernels"].pop(added)
     old["latency_model"]["kernels"]["elementwise"]["gbytes_per_s"] = 3.0  # tell the classes apart
     old["measurements"] = [{**m, "group": None} for m in old["measurements"]]  # a field version 1 had
@@ -130,3 +130,21 @@ def test_a_version_1_profile_predicts_norms_and_slow_activations_as_version_1_di
         return measurement_ms([sample], profile.latency_model)
 
     assert ms("batch_norm") == ms("relu") and ms("elu") == ms("silu") and ms("relu") != ms("silu")
+
+
+def test_a_version_2_profile_runs_batch_norm_with_the_other_norms_as_version_2_did(valid):
+    """Version 2 had no `batch_norm` class: BatchNorm ran with LayerNorm and GroupNorm (`norm`)."""
+    old = copy.deepcopy(valid)
+    for part in ("latency_model", "host"):
+        if old.get(part):
+            old[part]["kernels"].pop("batch_norm")
+    old["latency_model"]["kernels"]["norm"]["gbytes_per_s"] = 3.0  # tell the classes apart
+    profile = parse_profile({**old, "schema_version": 2}, "v2.json")
+    assert profile.schema_version == SCHEMA_VERSION
+
+    def ms(op: str) -> float:
+        sample = OpSample(kind="elementwise", op=op, flops=0, mac_bytes=4_000_000, pixels=1000, reduction=1,
+                          outputs=1, groups=1, in_channels=64)
+        return measurement_ms([sample], profile.latency_model)
+
+    assert ms("batch_norm") == ms("layer_norm") != ms("relu")

@@ -72,7 +72,7 @@ OPS: tuple[OpSpec, ...] = (
     OpSpec("multihead_attention", OpKind.LINEAR, C.multihead_attention_cost, "attention",
            (nn.MultiheadAttention,), (), A.attention_module_attrs, parts=C.self_attention_parts),
     OpSpec("recurrent", OpKind.LINEAR, C.recurrent_cost, "linear", (nn.LSTM, nn.GRU, nn.RNN), (), A.recurrent_attrs),
-    OpSpec("batch_norm", OpKind.ELEMENTWISE, C.elementwise_cost, "norm", (nn.modules.batchnorm._BatchNorm,),
+    OpSpec("batch_norm", OpKind.ELEMENTWISE, C.elementwise_cost, "batch_norm", (nn.modules.batchnorm._BatchNorm,),
            ("batch_norm", "native_batch_norm", "_native_batch_norm_legit_no_training")),
     OpSpec("layer_norm", OpKind.ELEMENTWISE, C.elementwise_cost, "norm", (nn.LayerNorm, nn.GroupNorm),
            ("layer_norm", "group_norm", "native_layer_norm", "native_group_norm"), A.norm_attrs),

@@ -22,7 +22,7 @@ from scipy.optimize import least_squares
 from costmodel.errors import CostModelError
 from costmodel.latency.host import filled_host
 from costmodel.latency.kernels import COMPUTE_CLASSES, DONORS, GROUPED_CLASSES, KERNEL_CLASSES
-from costmodel.latency.model import ClassArrays, Features, samples_frame
+from costmodel.latency.model import ClassArrays, DeviceScalars, Features, samples_frame
 from costmodel.latency.profiles import FitQuality, HostModel, LatencyModel, Measurement
 from costmodel.latency.schedule import eager_ends
 
@@ -53,8 +53,8 @@ class _Problem:
     eager run of host and device; without one it is the sum of its ops' device times."""
 
     def __init__(self, measurements: list[Measurement], prior: LatencyModel, lanes: int,
-                 host_prior: HostModel | None = None) -> None:
-        self.lanes = lanes
+                 host_prior: HostModel | None = None, *, aligned: bool = False) -> None:
+        self.lanes, self.unaligned, self.parallel_channels = lanes, prior.unaligned, prior.parallel_channels
         frames = [samples_frame(m.ops).assign(measurement=i) for i, m in enumerate(measurements)]
         frame = pd.concat(frames, ignore_index=True)
         if host_prior is not None:
@@ -68,6 +68,7 @@ class _Problem:
         self.prior = ClassArrays.of(prior)
         self.slots = [(field, KERNEL_CLASSES.index(c)) for c in self.fitted for field in _free_fields(c)]
         start = [getattr(self.prior, field)[i] for field, i in self.slots] + [prior.cache_bytes, prior.spill]
+        start += [prior.unaligned] if aligned else []
         if any(not np.isfinite(v) for v in start):
             raise CostModelError("the prior has no compute peak for a measured compute class",
                                  "give every conv/linear class gmadds_per_s in the prior")
@@ -76,19 +77,23 @@ class _Problem:
         host_start = [host_prior.kernels[KERNEL_CLASSES[i]] for i in self.host_slots] if host_prior else []
         self.theta0 = np.log(np.maximum(host_start + start, _FLOOR))
 
-    def unpack(self, theta: np.ndarray) -> tuple[ClassArrays, float, float, np.ndarray]:
-        """Device parameters, cache, spill and the host issue time of every class (us; 0 without a host)."""
+    def unpack(self, theta: np.ndarray) -> tuple[ClassArrays, DeviceScalars, np.ndarray]:
+        """Per-class and device-wide parameters, and the host issue time of every class (us; 0 without a
+        host)."""
         values = np.exp(theta)
         host = np.zeros(len(KERNEL_CLASSES))
         host[self.host_slots] = values[:len(self.host_slots)]
         arrays = {f: getattr(self.prior, f).copy() for f in ClassArrays.__dataclass_fields__}
         for (field, i), value in zip(self.slots, values[len(self.host_slots):]):
             arrays[field][i] = value
-        return ClassArrays(**arrays), float(values[-2]), float(values[-1]), host
+        cache, spill, *unaligned = values[len(self.host_slots) + len(self.slots):]
+        speed = float(unaligned[0]) if unaligned else self.unaligned
+        return ClassArrays(**arrays), DeviceScalars(float(cache), float(spill), self.lanes, speed,
+                                                    self.parallel_channels), host
 
     def predicted(self, theta: np.ndarray) -> np.ndarray:
-        params, cache, spill, host = self.unpack(theta)
-        per_op = self.features.seconds(params, cache, spill, self.lanes) * self.count
+        params, device, host = self.unpack(theta)
+        per_op = self.features.seconds(params, device) * self.count
         if self.host_prior is not None:
             return eager_ends(host[self.features.cls] * 1e-6, per_op, self.starts)
         return np.bincount(self.owner, weights=per_op, minlength=len(self.measured))
@@ -127,9 +132,10 @@ def _solve(problem: _Problem) -> tuple[np.ndarray, float]:
 def _solved(problem: _Problem, theta: np.ndarray) -> tuple[LatencyModel, np.ndarray, np.ndarray]:
     """The fitted device model at the solution `theta`, the host issue time of every class (us) and each
     measurement's predicted seconds."""
-    params, cache, spill, host = problem.unpack(theta)
-    model = LatencyModel(kernels=_borrow(params, problem.fitted).kernels(), cache_bytes=cache, spill=spill,
-                         lanes=problem.lanes, fitted=problem.fitted)
+    params, device, host = problem.unpack(theta)
+    model = LatencyModel(kernels=_borrow(params, problem.fitted).kernels(), cache_bytes=device.cache_bytes,
+                         spill=device.spill, lanes=device.lanes, unaligned=min(device.unaligned, 10.0),
+                         parallel_channels=device.parallel_channels, fitted=problem.fitted)
     return model, host, problem.predicted(theta)
 
 
@@ -137,13 +143,15 @@ def _with_predictions(measurements: list[Measurement], predicted_s: np.ndarray) 
     return [m.model_copy(update={"predicted_ms": float(p * 1e3)}) for m, p in zip(measurements, predicted_s)]
 
 
-def fit(measurements: list[Measurement], prior: LatencyModel, *, lanes: int | None = None
+def fit(measurements: list[Measurement], prior: LatencyModel, *, lanes: int | None = None, aligned: bool = False
         ) -> tuple[LatencyModel, list[Measurement], FitQuality]:
     """Fitted model, the measurements with their predicted_ms, and the fit error on them. The vector width
-    is discrete: given (from a spec sheet) or, if None, every width in LANE_CHOICES is fitted and the best kept."""
+    is discrete: given (from a spec sheet) or, if None, every width in LANE_CHOICES is fitted and the best kept.
+    With `aligned` the speed of convs with unaligned channels is fitted too (GPUs: tensor cores), else it
+    stays the prior's."""
     if not measurements:
         raise CostModelError("nothing to fit: no measurements", "run the profiler on at least one benchmark")
-    problems = [_Problem(measurements, prior, width) for width in ((lanes,) if lanes else LANE_CHOICES)]
+    problems = [_Problem(measurements, prior, width, aligned=aligned) for width in ((lanes,) if lanes else LANE_CHOICES)]
     problem, (theta, _) = min(((p, _solve(p)) for p in problems), key=lambda solution: solution[1][1])
     model, _, predicted = _solved(problem, theta)
     return model, _with_predictions(measurements, predicted), quality(problem.measured, predicted)

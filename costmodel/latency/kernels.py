@@ -5,8 +5,10 @@ kernel runs it, because that is what its speed depends on. The class comes from 
 hint (costmodel.engine.ops): dense 1x1 and kxk convs run different kernels (a plain GEMM vs. im2col or direct
 convolution); transcendental activations (sigmoid, SiLU, ...) cost more per element than ReLU or an add, and a few (ELU,
 tanh) run at a fraction of memory speed in CPU builds (`slow_activation`, 1-3 GB/s against 10-17 GB/s for SiLU
-on the AMD EPYC profile); unfused normalisations (BatchNorm, LayerNorm, GroupNorm) make more than one pass
-over their input (`norm`); max
+on the AMD EPYC profile); normalisations that compute statistics (LayerNorm, GroupNorm, RMSNorm) make more
+than one pass over their input (`norm`), and so does unfused inference BatchNorm on a CPU, while a GPU runs it
+as one per-channel scale and shift at memory speed (`batch_norm`: 8 us for 15 MB on the H200, where GroupNorm
+takes several kernels); max
 pooling is far slower than average pooling on CPUs, and global pooling is a reduction; a channel split of a
 contiguous tensor is a view in PyTorch but a copy in other frameworks. Attention (SDPA) runs as batched
 matrix products and shares the linear class. Each class gets its own fitted parameters, so a profile learns
@@ -23,7 +25,7 @@ from costmodel.engine.ops import BY_NAME
 
 KERNEL_CLASSES = (
     "conv1x1", "conv", "group_conv", "depthwise_conv", "linear", "max_pool", "avg_pool", "reduction",
-    "elementwise", "activation", "slow_activation", "norm", "split", "concat", "data_movement", "shuffle", "other",
+    "elementwise", "activation", "slow_activation", "batch_norm", "norm", "split", "concat", "data_movement", "shuffle", "other",
 )
 # Classes whose time has an arithmetic term (multiply-adds, or window reads for pooling) besides memory traffic.
 COMPUTE_CLASSES = frozenset({"conv1x1", "conv", "group_conv", "depthwise_conv", "linear", "max_pool", "avg_pool"})
@@ -39,7 +41,7 @@ DONORS = {
     "group_conv": ("conv1x1", "conv"), "depthwise_conv": ("conv", "conv1x1"), "linear": ("conv1x1", "conv"),
     **{c: ("elementwise", "activation", "concat", "shuffle")
        for c in ("max_pool", "avg_pool", "reduction", "elementwise", "activation", "norm", "split", "shuffle", "other")},
-    "slow_activation": ("activation", "elementwise"),
+    "slow_activation": ("activation", "elementwise"), "batch_norm": ("norm", "elementwise"),
     "concat": ("data_movement", "shuffle", "elementwise"), "data_movement": ("concat", "shuffle", "elementwise"),
 }
 

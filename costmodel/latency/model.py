@@ -8,11 +8,15 @@ Per op of kernel class c (costmodel.latency.kernels), in seconds:
 
 W is the op's work: its multiply-adds (FLOPs) for convs and linear layers, its window reads (outputs x window
 area, from the exact kernel_size) for max and average pooling. B is the op's MAC bytes; P, K, N are its output
-positions (batch included), multiply-adds (window reads) per output and output channels per group: a kernel small in P cannot fill the device, and
+positions (batch included; on a GPU, `parallel_channels`, its output elements: positions x channels, which
+a GPU spreads over its multiprocessors alike - a 1x1 conv with 2048 outputs at 7x7 fills an H200 that 49
+positions alone would not), multiply-adds (window reads) per output and output channels per group: a kernel small in P cannot fill the device, and
 one narrow in K or N cannot fill its register tiles - the narrower dimension limits it, which is why equal
 widths run fastest at equal FLOPs (ShuffleNet V2's G1) and small fragmented kernels run below their
 roofline (G3). `lanes` is the share of vector lanes used once input and output channels per group are
-padded to the device's vector width. Bytes beyond the cache cost (1 + spill) times more. `smoothmax` is a
+padded to the device's vector width, times `unaligned` when either is not a multiple of it (a GPU runs
+aligned fp32 convs on TF32 tensor cores and the rest on slower kernels: 1.5-3x between a conv with
+multiples of 8 channels and its odd-width twin on the H200, data/measurements/h200-2026-11-30-profiler/). Bytes beyond the cache cost (1 + spill) times more. `smoothmax` is a
 p-norm: a roofline whose corner is rounded because real kernels overlap compute and memory only partly.
 A group conv pays per_group_c for every group beyond the first (one GEMM each), a concat for every input
 beyond the first (one copy each). Views cost nothing; every other op pays its overhead, so elementwise ops and data movement are never free
@@ -111,6 +115,21 @@ class ClassArrays:
         return out
 
 
+@dataclass(frozen=True)
+class DeviceScalars:
+    """The device-wide parameters of a latency model (profiles.LatencyModel's fields of the same names)."""
+
+    cache_bytes: float
+    spill: float
+    lanes: int = 1
+    unaligned: float = 1.0
+    parallel_channels: bool = False
+
+    @classmethod
+    def of(cls, model: LatencyModel) -> DeviceScalars:
+        return cls(model.cache_bytes, model.spill, model.lanes, model.unaligned, model.parallel_channels)
+
+
 class Features:
     """Feature columns as float arrays plus each op's kernel-class index, ready for `seconds`."""
 
@@ -123,37 +142,42 @@ class Features:
         self.reduction, self.outputs, self.groups = column["reduction"], column["outputs"], column["groups"]
         self.inputs_per_group = np.maximum(1.0, column["in_channels"] / self.groups)
         self.vectorised = np.isin(self.cls, [_CLASS_INDEX[c] for c in LANE_CLASSES])
+        self.output_elements = np.where(self.vectorised, self.pixels * self.outputs * self.groups, self.pixels)
         pools = np.isin(self.cls, [_CLASS_INDEX[c] for c in ("max_pool", "avg_pool")])
         self.work = np.where(pools, self.pixels * self.reduction, self.flops)
 
-    def lane_use(self, lanes: int) -> np.ndarray:
+    def lane_use(self, lanes: int, unaligned: float = 1.0) -> np.ndarray:
         """Share of vector lanes doing useful work: input channels per group and output channels per group
-        each padded to a multiple of `lanes` (1 for ops that do not vectorise over channels)."""
+        each padded to a multiple of `lanes`, times `unaligned` where either is not a multiple (1 for ops that
+        do not vectorise over channels)."""
         def used(channels: np.ndarray) -> np.ndarray:
             return channels / (np.ceil(channels / lanes) * lanes)
 
-        return np.where(self.vectorised, used(self.inputs_per_group) * used(self.outputs), 1.0)
+        aligned = (self.inputs_per_group % lanes == 0) & (self.outputs % lanes == 0)
+        share = used(self.inputs_per_group) * used(self.outputs) * np.where(aligned, 1.0, unaligned)
+        return np.where(self.vectorised, share, 1.0)
 
-    def seconds(self, p: ClassArrays, cache_bytes: float, spill: float, lanes: int) -> np.ndarray:
+    def seconds(self, p: ClassArrays, device: DeviceScalars) -> np.ndarray:
         """The model's time of each op (the formula in the module docstring)."""
         c = self.cls
 
         def saturation(size: np.ndarray, half: np.ndarray) -> np.ndarray:
             return size / (size + half[c])
 
-        efficiency = self.lane_use(lanes) * saturation(self.pixels, p.half_pixels) * np.minimum(
+        parallel = self.output_elements if device.parallel_channels else self.pixels
+        efficiency = self.lane_use(device.lanes, device.unaligned) * saturation(parallel, p.half_pixels) * np.minimum(
             saturation(self.reduction, p.half_reduction), saturation(self.outputs, p.half_outputs))
         peak = np.nan_to_num(p.gmadds_per_s[c], nan=np.inf) * 1e9
         compute = self.work / (peak * efficiency)
-        beyond_cache = np.maximum(0.0, self.mac_bytes - cache_bytes)
-        memory = (self.mac_bytes + spill * beyond_cache) / (p.gbytes_per_s[c] * 1e9)
+        beyond_cache = np.maximum(0.0, self.mac_bytes - device.cache_bytes)
+        memory = (self.mac_bytes + device.spill * beyond_cache) / (p.gbytes_per_s[c] * 1e9)
         busy = (compute ** OVERLAP_NORM + memory ** OVERLAP_NORM) ** (1 / OVERLAP_NORM)
         return (p.overhead_us[c] + p.per_group_us[c] * (self.groups - 1)) * 1e-6 + busy
 
 
 def op_milliseconds(frame: pd.DataFrame, model: LatencyModel) -> np.ndarray:
     """Predicted ms of each row of a features frame (no count applied)."""
-    return Features(frame).seconds(ClassArrays.of(model), model.cache_bytes, model.spill, model.lanes) * 1e3
+    return Features(frame).seconds(ClassArrays.of(model), DeviceScalars.of(model)) * 1e3
 
 
 def measurement_ms(samples: Iterable[OpSample], model: LatencyModel) -> float:

@@ -19,12 +19,13 @@ from costmodel.latency.kernels import KERNEL_CLASSES
 from costmodel.engine.kinds import OpKind
 
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "data" / "profiles"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Kernel classes each schema version added, and the class a profile of an older version lends them: version 1
-# ran unfused norms with the elementwise kernels and ELU/tanh with the other transcendental activations.
-ADDED_CLASSES = {2: {"norm": "elementwise", "slow_activation": "activation"}}
+# ran unfused norms with the elementwise kernels and ELU/tanh with the other transcendental activations,
+# version 2 ran BatchNorm with the other norms.
+ADDED_CLASSES = {2: {"norm": "elementwise", "slow_activation": "activation"}, 3: {"batch_norm": "norm"}}
 # Measurement fields each schema version dropped (version 1's `group` named speed orders the fit once kept).
-DROPPED_FIELDS = {2: ("group",)}
+DROPPED_FIELDS: dict[int, tuple[str, ...]] = {2: ("group",), 3: ()}
 NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 
 
@@ -83,6 +84,12 @@ class LatencyModel(_Strict):
     cache_bytes: float = Field(gt=0, description="an op's MAC bytes beyond this come from slower memory")
     spill: float = Field(ge=0, description="bytes beyond the cache cost (1 + spill) times as much")
     lanes: int = Field(default=1, ge=1, description="vector width in channels: convs pad channels to a multiple")
+    unaligned: float = Field(default=1.0, gt=0, le=10, description="compute speed of a conv or linear kernel whose "
+                             "channels per group are not multiples of `lanes`, relative to an aligned one (GPU "
+                             "libraries run aligned fp32 convs on TF32 tensor cores); 1: no difference")
+    parallel_channels: bool = Field(default=False, description="a conv or linear kernel fills the device with its "
+                                    "output elements (positions x channels: a GPU spreads both over its "
+                                    "multiprocessors), not its output positions alone (a CPU core)")
     fitted: list[str] = Field(default_factory=list, description="kernel classes the measurements constrain")
 
     @model_validator(mode="after")
@@ -158,7 +165,7 @@ class Source(_Strict):
 class DeviceProfile(_Strict):
     """A device the latency model can predict for (docs/DESIGN.md: Device profiles)."""
 
-    schema_version: Literal[2] = SCHEMA_VERSION
+    schema_version: Literal[3] = SCHEMA_VERSION
     name: str = Field(min_length=1, pattern=NAME_PATTERN)
     device: str = Field(min_length=1, description="the hardware in words")
     kind: Literal["gpu", "cpu"]
