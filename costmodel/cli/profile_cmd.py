@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from costmodel.errors import CostModelError
-from costmodel.latency.profiles import save_profile
+from costmodel.latency.profiles import DeviceProfile, save_profile
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -14,7 +14,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1, as the papers)")
     parser.add_argument("--batch", type=int, nargs="+", default=[1], metavar="B",
                         help="batch size(s) of the micro-benchmarks (default 1); several sizes write one profile "
-                             "per size, NAME_b<B>.json, since a GPU's efficiency changes with the batch")
+                             "per size, NAME_b<B>.json, since a GPU's efficiency changes with the batch (on a GPU "
+                             "they share one host model, fitted to every size's issue times)")
     parser.add_argument("--quick", action="store_true", help="fewer micro-benchmarks (under 2 minutes on 2 cores)")
     parser.add_argument("--out", required=True, metavar="data/profiles/NAME.json",
                         help="where to write the profile; NAME becomes the device name")
@@ -30,12 +31,30 @@ def run(args: argparse.Namespace) -> int:
     from costmodel.latency.profiler import profile_device  # torch timing + scipy: only when profiling
 
     several = len(args.batch) > 1
+    written = {}
     for batch in args.batch:
         path = out.with_name(f"{out.stem}_b{batch}.json") if several else out
         profile = profile_device(path.stem, device=args.device, threads=args.threads, batch=batch, quick=args.quick)
+        written[path] = profile
         save_profile(profile, path)
         print(f"wrote {path} after {time.perf_counter() - start:.0f} s: {profile.device}, batch {profile.batch}, "
               f"{profile.fit.samples} micro-benchmarks; fit error median {profile.fit.median_ape:.1f}%, "
               f"max {profile.fit.max_ape:.1f}%")
         print(f"use it: python -m costmodel analyze shufflenet_v2 --device {path}")
+    if several and all(p.host is not None for p in written.values()):
+        _share_host(written)
     return 0
+
+
+def _share_host(profiles: dict[Path, DeviceProfile]) -> None:
+    """Issuing an op costs the host the same at any batch: one host model fitted to every batch's issue
+    times replaces each profile's own (docs/readme/gpu.md)."""
+    from costmodel.latency.host import fit_host
+
+    sizes = ", ".join(str(p.batch) for p in profiles.values())
+    host, _ = fit_host([m for p in profiles.values() for m in p.measurements],
+                       f"host issue times of the micro-benchmarks at batch {sizes}, in one fit")
+    for path, profile in profiles.items():
+        save_profile(profile.model_copy(update={"host": host}), path)
+    print(f"one host model for batch {sizes}, fitted to all {sum(len(p.measurements) for p in profiles.values())} "
+          f"issue times, written to every profile")

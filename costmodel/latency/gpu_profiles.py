@@ -1,16 +1,16 @@
-"""GPU profiles from stored measurements: the H200 data set, fitted per batch, and the networks that check it.
+"""H200 profiles from stored measurements: the profiler's run, fitted per batch, with one host model.
 
-data/measurements/h200-2026-11-30/README.md says how every number was taken. The profiles are fitted on the
-micro-benchmarks only (`micro_b{B}.jsonl.gz`: the profiler's grid of that date at batch B, each rebuilt from
-its record - the grid itself may have grown since - and timed as a replayed CUDA
-graph and as host issue time); the 24 whole networks (`nets.jsonl`, `nets_rerun.jsonl`) are never used in a
-fit, only to validate (benchmarks/validate_gpu.py, tests/test_gpu_validation.py). One profile per batch
-(`h200_b1`, `h200_b8`, `h200_b32`): the grid is measured at the batch it predicts, so no batch scaling rule
-has to be assumed for device time. Host issue time is one model for all three: issuing an op is the same
-Python, dispatch and launch work at any batch, and a single micro-benchmark's host time moves by 0.7-1.7x
-between the three grids (10th-90th percentile), so the three grids are three noisy measurements of the same
-costs and are fitted together. Eager times of whole networks are compared with the mean of the runs, since
-eager timings on that host moved by ~11% (max 54%) between two runs while graph-replayed ones moved by 0.2%.
+Two stored data sets (each folder's README says how every number was taken): the issue's
+(data/measurements/h200-2026-11-30/: micro-benchmarks `micro_b{B}.jsonl.gz`, each rebuilt from its record,
+and whole networks) and this project's own profiler run on a third H200 (RUN_DIR: `profile_b{B}.json.gz` and
+whole networks). The shipped `h200_b1`, `h200_b8`, `h200_b32` take their device model from the profiler
+run's grid at that batch alone (it holds the aligned-channel convs the earlier grid lacks; graph-replayed
+times agree within 2% between the machines), refitted with the current model form: the grid is measured at
+the batch it predicts, so no batch scaling rule has to be assumed for device time. Host issue time is one
+model for all three, fitted to every grid of both machines together: issuing an op is the same Python,
+dispatch and launch work at any batch, a single micro-benchmark's host time moves by 0.7-1.7x between
+grids, and the two machines' hosts differ (~17% on the median benchmark), so every grid is one noisy
+measurement of the same costs. No whole network is in any fit (costmodel.studies.gpu_validation).
 """
 from __future__ import annotations
 
@@ -20,38 +20,26 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import torch
-from scipy.stats import kendalltau
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from costmodel import zoo
 from costmodel.engine.analysis import analyze
 from costmodel.errors import CostModelError
-from costmodel.latency.model import op_samples, predict
+from costmodel.latency.model import op_samples
 from costmodel.latency.fitting import fit
 from costmodel.latency.host import fit_host
 from costmodel.latency.profiler import generic_prior
-from costmodel.latency.profiles import PROFILE_DIR, DeviceProfile, HostModel, Measurement, Source, load_profile, \
+from costmodel.latency.profiles import PROFILE_DIR, DeviceProfile, HostModel, Measurement, \
     save_profile
-from costmodel.latency.schedule import Mode
 from costmodel.zoo.layers import channel_shuffle
 
 H200_DIR = Path(__file__).resolve().parents[2] / "data" / "measurements" / "h200-2026-11-30"
+RUN_DIR = H200_DIR.with_name("h200-2026-11-30-profiler")  # this project's own profiler and networks, 3rd machine
 H200_BATCHES = (1, 8, 32)
-# The 24 networks split BY FAMILY (zoo arch), written down (first in benchmarks/validate_gpu.py) before any
-# model change of this round was judged (2026-11-30, second session): model changes are judged on the
-# development half only; both halves are reported. Each half holds one of the two networks the previous
-# round's table showed worst in graph mode (ResNet-50 in development, ShuffleNet V1 g=2 in report), so the
-# report half tests whether a change made for one generalises. The all-network numbers of the previous round
-# were seen before this split was made.
-DEVELOPMENT = ("resnet50", "mobilenet_v1", "mobilenet_v2", "mnasnet_a1", "shufflenet_v2")  # 12 networks
-REPORT = ("shufflenet_v1", "efficientnet")  # 12 networks
 
 
-def _lines(path: Path) -> list[dict]:
+def lines(path: Path) -> list[dict]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
@@ -102,7 +90,7 @@ def micro_measurements(folder: Path, batch: int, *, progress: bool = True) -> li
     """The micro-benchmarks of `micro_b{batch}.jsonl.gz` as Measurements: `ms` the graph-replayed device time,
     `host_ms` the host issue time, the ops as the engine sees the module each record timed."""
     out = []
-    for record in tqdm(_lines(folder / f"micro_b{batch}.jsonl.gz"), desc=f"analysing batch {batch} micro-benchmarks",
+    for record in tqdm(lines(folder / f"micro_b{batch}.jsonl.gz"), desc=f"analysing batch {batch} micro-benchmarks",
                        unit="op", disable=not progress, leave=False, mininterval=2.0):
         with torch.device("meta"):
             module = rebuild(record)
@@ -111,78 +99,51 @@ def micro_measurements(folder: Path, batch: int, *, progress: bool = True) -> li
     return out
 
 
-def fit_h200_host(grids: dict[int, list[Measurement]]) -> HostModel:
-    """The H200 host model, fitted to the host times of every batch's micro-benchmarks together."""
-    names = ", ".join(f"micro_b{batch}.jsonl.gz" for batch in grids)
-    data = (f"data/measurements/h200-2026-11-30/ {names}: the profiler's grid at every batch, host issue time "
-            f"with the GPU kept busy (host_us, min of 3), all batches in one fit")
+def profiler_grid(batch: int) -> DeviceProfile:
+    """The profile `python -m costmodel profile --device cuda` wrote on the H200 at `batch` (RUN_DIR): its
+    micro-benchmarks with graph-replayed device time and host issue time, and the ops the engine saw."""
+    with gzip.open(RUN_DIR / f"profile_b{batch}.json.gz", "rt", encoding="utf-8") as handle:
+        return DeviceProfile.model_validate_json(handle.read())
+
+
+def fit_h200_host(grids: dict[str, list[Measurement]]) -> HostModel:
+    """The H200 host model, fitted to the host times of every named grid of micro-benchmarks together."""
+    data = (f"{', '.join(grids)}: host issue time with the GPU kept busy (min of 3), every grid in one fit "
+            f"(two machines, batches {', '.join(map(str, H200_BATCHES))})")
     host, _ = fit_host([m for grid in grids.values() for m in grid], data)
     return host
 
 
-def fit_h200(batch: int, measurements: list[Measurement], host: HostModel) -> DeviceProfile:
-    """The H200 profile at `batch`: the device model fitted to that batch's micro-benchmarks only
-    (`micro_measurements`), with the host model of all batches (`fit_h200_host`)."""
-    meta = json.loads((H200_DIR / "meta.json").read_text(encoding="utf-8"))
-    model, measurements, quality = fit(measurements, generic_prior("gpu"))
-    how = (f"measured on one {meta['device']} on {meta['date']} (torch {meta['torch']}, cuDNN {meta['cudnn']}, fp32, "
-           f"TF32 convolutions, eager PyTorch); {len(measurements)} micro-benchmarks at batch {batch}: device time "
-           f"replayed as a CUDA graph, host time issued with the GPU kept busy (fitted on every batch's grid). "
-           f"No whole network is in the fit.")
-    return DeviceProfile(name=f"h200_b{batch}", device=meta["device"], kind="gpu",
-                         source=Source(method="measured", description=how, machine=meta["device"], date=meta["date"]),
-                         batch=batch, latency_model=model, measurements=measurements, fit=quality, host=host,
-                         device_data=f"data/measurements/h200-2026-11-30/micro_b{batch}.jsonl.gz: graph_ms "
-                                     f"(CUDA-graph replay, median of 5)")
+def host_grids() -> dict[str, list[Measurement]]:
+    """Every stored H200 grid: the issue's (H200_DIR) and this project's profiler run (RUN_DIR), each batch."""
+    grids = {f"data/measurements/h200-2026-11-30/micro_b{b}.jsonl.gz": micro_measurements(H200_DIR, b)
+             for b in H200_BATCHES}
+    grids.update({f"data/measurements/h200-2026-11-30-profiler/profile_b{b}.json.gz":
+                  list(profiler_grid(b).measurements) for b in H200_BATCHES})
+    return grids
 
 
-def network_runs(folder: Path = H200_DIR) -> pd.DataFrame:
-    """Every measured network and batch: graph ms, eager (`pipe_ms`) ms as the mean of the runs, and the
-    runs' spread (largest |run / mean - 1|, %)."""
-    runs = pd.DataFrame(_lines(folder / "nets.jsonl") + _lines(folder / "nets_rerun.jsonl"))
-    runs["params"] = runs["params"].map(lambda p: json.dumps(p, sort_keys=True))
-    grouped = runs.groupby(["arch", "params", "batch"], sort=False)
-    table = grouped.agg(net=("net", "first"), graph_ms=("graph_ms", "mean"), eager_ms=("pipe_ms", "mean"),
-                        runs=("pipe_ms", "size")).reset_index()
-    spread = grouped["pipe_ms"].agg(lambda x: float((x / x.mean() - 1).abs().max() * 100))
-    return table.assign(eager_spread_pct=spread.to_numpy())
-
-
-def predicted_runs(table: pd.DataFrame, profiles: dict[int, DeviceProfile], *, progress: bool = True
-                   ) -> pd.DataFrame:
-    """`table` (from `network_runs`) with each network predicted on the profile of its batch, both modes."""
-    rows = []
-    for row in tqdm(list(table.itertuples(index=False)), desc="predicting networks", unit="net",
-                    disable=not progress, leave=False):
-        params = json.loads(row.params)
-        with torch.device("meta"):
-            model, shape = zoo.build(row.arch, batch=row.batch, **params)
-        report = analyze(model, shape, arch=row.net)
-        eager, graph = (predict(report, profiles[row.batch], mode) for mode in ("eager", "graph"))
-        rows.append({"pred_graph_ms": graph.ms, "pred_eager_ms": eager.ms, "bound": eager.bound,
-                     "host_ms": eager.host_ms, "flops": report.summary["flops"]})
-    return pd.concat([table.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
-
-
-def scores(table: pd.DataFrame, mode: Mode) -> dict[str, float]:
-    """Median and max absolute % error and Kendall's tau of predicted vs measured for one mode."""
-    measured, predicted = table[f"{mode}_ms"], table[f"pred_{mode}_ms"]
-    ape = (predicted / measured - 1).abs() * 100
-    return {"median_pct": float(ape.median()), "max_pct": float(ape.max()),
-            "tau": float(kendalltau(predicted, measured).statistic)}
-
-
-def shipped_h200() -> dict[int, DeviceProfile]:
-    return {batch: load_profile(f"h200_b{batch}") for batch in H200_BATCHES}
+def fit_h200(measured: DeviceProfile, host: HostModel) -> DeviceProfile:
+    """The shipped H200 profile at the batch of `measured` (a `profiler_grid`): its device model fitted again
+    from the generic GPU prior with the current model form, and the host model of every grid."""
+    batch = measured.batch
+    model, measurements, quality = fit(list(measured.measurements), generic_prior("gpu"), aligned=True)
+    how = (f"{measured.source.description}; device model refitted with the current model form, host model "
+           f"fitted to that run's and data/measurements/h200-2026-11-30/'s grids at every batch (cuDNN 9.19, "
+           f"fp32, TF32 convolutions, eager PyTorch). No whole network is in the fit.")
+    return DeviceProfile(name=f"h200_b{batch}", device=measured.device, kind="gpu",
+                         source=measured.source.model_copy(update={"description": how}), batch=batch,
+                         latency_model=model, measurements=measurements, fit=quality, host=host,
+                         device_data=f"data/measurements/h200-2026-11-30-profiler/profile_b{batch}.json.gz: "
+                                     f"CUDA-graph replay per call (median of 5)")
 
 
 def main() -> None:
     """Regenerate data/profiles/h200_b*.json from the stored micro-benchmarks."""
-    grids = {batch: micro_measurements(H200_DIR, batch) for batch in H200_BATCHES}
-    host = fit_h200_host(grids)
-    print("host us per kernel (every batch): " + ", ".join(f"{c} {v:.1f}" for c, v in host.kernels.items()))
-    for batch, grid in grids.items():
-        profile = fit_h200(batch, grid, host)
+    host = fit_h200_host(host_grids())
+    print("host us per kernel (every grid): " + ", ".join(f"{c} {v:.1f}" for c, v in host.kernels.items()))
+    for batch in H200_BATCHES:
+        profile = fit_h200(profiler_grid(batch), host)
         path = save_profile(profile, PROFILE_DIR / f"{profile.name}.json")
         print(f"{path}: device-time fit median {profile.fit.median_ape:.1f}%, max {profile.fit.max_ape:.1f}%")
 
