@@ -1,53 +1,11 @@
-"""Home: what the cost lab answers, how to read it, and the headline picture (same FLOPs, different speed)."""
-from __future__ import annotations
+"""The cost lab's web app: `streamlit run app.py` serves the Home page (home.py) and pages/.
 
+Served as Streamlit's ASGI app (st.App) for one reason: its lifespan runs when the server starts, before any
+visitor, so the cache of the slowest panels is warmed there (costmodel/app/startup.py) instead of at the
+first visit.
+"""
 import streamlit as st
 
-from costmodel.app.header import header
+from costmodel.app.startup import lifespan
 
-# The title and a status line come first: on a server's first visit the imports below take seconds.
-with header(
-    "Lightweight-CNN cost lab",
-    "**How fast will this CNN design be on that device, and why?** FLOPs is an indirect metric: two networks "
-    "with the same FLOPs can differ 2-3x in speed (ShuffleNet V2, Ma et al. 2018), because speed also depends "
-    "on memory access cost (MAC), on how fragmented the network is, on elementwise operators and on the "
-    "platform. This lab traces a network into its op graph, costs every op, and predicts its latency on "
-    "device profiles measured here or calibrated to the papers' GTX 1080Ti and Snapdragon 810."):
-    from costmodel.viz import catalog
-    from costmodel.app import ui
-    from costmodel.studies import zoo_table
-    from costmodel.units import si
-
-settings = ui.sidebar()
-
-ui.warm_up(settings)  # fills the cache for the other slow pages in the background
-zoo = ui.compute(catalog.zoo_panel, settings, spinner="Analysing the zoo on every device (first run only)...")
-
-st.subheader("Same FLOPs, different speed")
-pairs = zoo_table.same_flops_pairs(zoo.long)
-for column, pair in zip(st.columns(max(1, len(pairs))), pairs.itertuples()):
-    column.metric(f"{pair.device} (batch {pair.batch})", f"{pair.ratio:.2f}x slower",
-                  help="Two published zoo models whose FLOPs differ by at most 10%, with the largest gap in "
-                       "predicted latency on this device.")
-    column.caption(f"**{pair.slow}** ({si(pair.slow_flops, 'MAdds')}, {pair.slow_ms:.3g} ms) vs "
-                   f"**{pair.fast}** ({si(pair.fast_flops, 'MAdds')}, {pair.fast_ms:.3g} ms)")
-ui.chart(zoo.flops_latency, "zoo_flops_vs_latency")
-
-st.subheader("How to read the numbers")
-st.markdown("""
-- **FLOPs** are multiply-adds (the ShuffleNet/MobileNet/EfficientNet convention), per image. Elementwise work
-  (ReLU, add, sigmoid, unfused BN) is counted separately, never mixed in.
-- **MAC** (memory access cost) is every element read and written by an op - inputs, parameters, outputs - in
-  elements and in bytes at the sidebar's dtype. Concat, split and channel shuffle move memory: they are never free.
-- **Kernels** and **width**: how many ops launch per block, and how many compute ops could run at once (G3).
-- **Latency** is predicted per op on a device profile and summed in execution order, in ms per batch at each
-  profile's batch (GPU 8, CPU/ARM 1 by default; see the sidebar); throughput in batches/s (GPU) or images/s
-  (CPU/ARM), as the papers report. A profile is only as good as its fit: the *Device profiles* page shows it.
-- A value marked *partial* touches an op the engine does not understand: it is not silently zero.
-
-**Pages:** *ShuffleNet blocks* - V1 vs V2 units and networks, op graphs, where the time goes.
-*Guidelines* - G1-G4 of ShuffleNet V2, predicted vs published. *EfficientNet scaling* - compound vs
-single-dimension scaling. *Model zoo* - any zoo model; accuracy vs latency; MnasNet's reward.
-*Device profiles* - rooflines, fit quality, profile this machine, upload a profile. *Your model* - your own
-network. Every chart has SVG/PDF/PNG buttons (publication size and fonts); every table CSV and LaTeX (booktabs).
-""")
+app = st.App("home.py", lifespan=lifespan)

@@ -28,7 +28,7 @@ Move = Callable[[AppTest, int], None]  # set the main control to its i-th value
 
 # page, main control, how to move it (values cycle through a sequence; an odd index is a new value)
 PAGES: list[tuple[str, str, Move]] = [
-    ("app.py", "device profiles", lambda a, i: a.sidebar.multiselect(key="_settings.devices").set_value(
+    ("home.py", "device profiles", lambda a, i: a.sidebar.multiselect(key="_settings.devices").set_value(
         [d for d in profile_names() if i == 0 or d != profile_names()[i % len(profile_names())]])),
     ("pages/1_ShuffleNet_blocks.py", "groups g", lambda a, i: a.button_group(key="groups").set_value(
         (3, 4, 2, 8, 1)[i % 5])),

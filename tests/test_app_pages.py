@@ -29,7 +29,7 @@ from costmodel.zoo.shufflenet_v1 import ShuffleV1Unit
 from costmodel.zoo.spec import reference_csv
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = {"home": "app.py", "blocks": "pages/1_ShuffleNet_blocks.py", "guidelines": "pages/2_Guidelines.py",
+PAGES = {"home": "home.py", "blocks": "pages/1_ShuffleNet_blocks.py", "guidelines": "pages/2_Guidelines.py",
          "scaling": "pages/3_EfficientNet_scaling.py", "zoo": "pages/4_Model_zoo.py",
          "profiles": "pages/5_Device_profiles.py"}
 PROFILES = list_profiles()

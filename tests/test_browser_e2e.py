@@ -4,6 +4,7 @@ open every page, move the phi slider and see the network change, download an SVG
 SAVE_SCREENSHOTS=1 also writes docs/screenshots/<page>.png (the README's pictures)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from costmodel.app import cache
 from costmodel.zoo.layers import round_to_multiple
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -39,13 +41,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
+@contextlib.contextmanager
+def serving(env: dict[str, str] | None = None) -> Iterator[str]:
+    """`streamlit run app.py` on a free port (with extra environment `env`) until the block ends; its URL."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
          "--browser.gatherUsageStats", "false"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -63,6 +66,31 @@ def server() -> Iterator[str]:
             process.wait(20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with serving() as url:
+        yield url
+
+
+def test_the_server_warms_the_slowest_panels_when_it_starts(tmp_path):
+    """No visitor at all: soon after the server starts, its empty cache holds the zoo panel and the scaling
+    curves for the sidebar's default settings (costmodel/app/startup.py); before, only a visit started them."""
+    from costmodel.app import ui
+    from costmodel.studies import scaling
+    from costmodel.studies.evaluate import Settings
+    from costmodel.viz import catalog
+
+    folder = tmp_path / "cache"
+    keys = [ui._key(catalog.zoo_panel, (Settings(),), {}),
+            ui._key(catalog.scaling_panel, (scaling.Bases(), Settings()), {})]
+    with serving({"COSTMODEL_CACHE_DIR": str(folder), "COSTMODEL_WARM_UP": "1"}):
+        deadline = time.monotonic() + COLD_S
+        while time.monotonic() < deadline and len(list(folder.rglob("*.json"))) < len(keys):
+            time.sleep(1)
+    store = cache.ResultCache(folder, 2**30)
+    assert [store.get(key)[0] for key in keys] == [True, True]
 
 
 @pytest.fixture(scope="module")

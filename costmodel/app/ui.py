@@ -87,20 +87,20 @@ def sidebar() -> Settings:
 
 
 def _sidebar() -> Settings:
-    options = [*profile_names(), *uploaded_profiles().values()]
+    options, default = [*profile_names(), *uploaded_profiles().values()], Settings()  # what a first visit sees
     bar = st.sidebar
     bar.header("Settings")
-    bar.multiselect("Device profiles", options, key=_persisted("devices", list(profile_names())),
+    bar.multiselect("Device profiles", options, key=_persisted("devices", list(default.devices)),
                     format_func=_device_label, on_change=_save, args=("devices",),
                     help="Latency is predicted on each; see the Device profiles page for their fit.")
     bar.selectbox("Batch for latency", BATCHES, key=_persisted("batch", OWN_BATCH), on_change=_save,
                   args=("batch",), format_func=lambda b: "each profile's own (GPU 8, CPU/ARM 1)" if b == OWN_BATCH
                   else str(b), help="FLOPs, params and MAC are always per image (batch 1), as the papers print them.")
-    bar.selectbox("dtype (bytes of MAC)", tuple(DTYPE_BYTES), key=_persisted("dtype", "float32"), on_change=_save,
+    bar.selectbox("dtype (bytes of MAC)", tuple(DTYPE_BYTES), key=_persisted("dtype", default.dtype), on_change=_save,
                   args=("dtype",))
-    bar.toggle("Fold BatchNorm into convs", key=_persisted("fold_bn", True), on_change=_save, args=("fold_bn",),
+    bar.toggle("Fold BatchNorm into convs", key=_persisted("fold_bn", default.fold_bn), on_change=_save, args=("fold_bn",),
                help="Inference engines fold BN; unfolded, each BN is an elementwise op (G4).")
-    bar.radio("GPU execution", MODES, key=_persisted("mode", "eager"), on_change=_save, args=("mode",),
+    bar.radio("GPU execution", MODES, key=_persisted("mode", default.mode), on_change=_save, args=("mode",),
               horizontal=True, help="eager: PyTorch issues every kernel from Python, so small networks wait on the "
                                     "host; graph: a replayed CUDA graph (TensorRT-like), device time only. CPUs "
                                     "ignore it.")
