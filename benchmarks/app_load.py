@@ -167,12 +167,12 @@ async def drive(url: str, sessions: int, rounds: int, budget_s: float) -> Result
     return results
 
 
-def start_server(port: int, cache_dir: str) -> subprocess.Popen:
+def start_server(port: int, cache_dir: str, log: Path | None = None) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COSTMODEL_CACHE_DIR": cache_dir}
+    sink = log.open("w") if log else subprocess.DEVNULL
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+         "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
     for _ in range(240):
         try:
             if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
@@ -243,10 +243,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--budget-s", type=float, default=3600.0,
                         help="no new page visit starts after this many seconds (a loaded machine is slow)")
+    parser.add_argument("--server-log", type=Path, help="write the server's output here (default: discarded)")
     args = parser.parse_args()
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="costmodel_load_cache_") as cache_dir:
-        server = start_server(port, cache_dir)
+        server = start_server(port, cache_dir, args.server_log)
         memory, health = PeakMemory(server.pid), Responsiveness(f"http://127.0.0.1:{port}")
         memory.start()
         health.start()

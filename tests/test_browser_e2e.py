@@ -14,9 +14,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
-from costmodel.app import cache
+from costmodel.app import cache, workers
 from costmodel.zoo.layers import round_to_multiple
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -41,14 +42,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def served_as_deployed() -> dict[str, str]:
+    """This environment without the test suite's in-process setting: the server runs its worker pool."""
+    return {k: v for k, v in os.environ.items() if k != "COSTMODEL_COMPUTE_PROCESSES"}
+
+
 @contextlib.contextmanager
-def serving(env: dict[str, str] | None = None) -> Iterator[str]:
-    """`streamlit run app.py` on a free port (with extra environment `env`) until the block ends; its URL."""
+def serving(env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`streamlit run app.py` on a free port (with extra environment `env`) until the block ends; its URL and
+    process."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
          "--browser.gatherUsageStats", "false"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+        env={**served_as_deployed(), "PYTHONPATH": str(ROOT), **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -59,7 +66,7 @@ def serving(env: dict[str, str] | None = None) -> Iterator[str]:
                 time.sleep(0.25)
         else:
             pytest.fail("streamlit did not answer /_stcore/health within 30 s")
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:
@@ -70,13 +77,14 @@ def serving(env: dict[str, str] | None = None) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    with serving() as url:
+    with serving() as (url, _):
         yield url
 
 
-def test_the_server_warms_the_slowest_panels_when_it_starts(tmp_path):
+def test_the_server_warms_the_slowest_panels_when_it_starts_in_its_worker_pool(tmp_path):
     """No visitor at all: soon after the server starts, its empty cache holds the zoo panel and the scaling
-    curves for the sidebar's default settings (costmodel/app/startup.py); before, only a visit started them."""
+    curves for the sidebar's default settings (costmodel/app/startup.py; before, only a visit started them),
+    computed by the worker processes it started, which are all still alive (costmodel/app/workers.py)."""
     from costmodel.app import ui
     from costmodel.studies import scaling
     from costmodel.studies.evaluate import Settings
@@ -85,11 +93,14 @@ def test_the_server_warms_the_slowest_panels_when_it_starts(tmp_path):
     folder = tmp_path / "cache"
     keys = [ui._key(catalog.zoo_panel, (Settings(),), {}),
             ui._key(catalog.scaling_panel, (scaling.Bases(), Settings()), {})]
-    with serving({"COSTMODEL_CACHE_DIR": str(folder), "COSTMODEL_WARM_UP": "1"}):
+    with serving({"COSTMODEL_CACHE_DIR": str(folder), "COSTMODEL_WARM_UP": "1",
+                  "COSTMODEL_COMPUTE_PROCESSES": "2"}) as (_, process):
         deadline = time.monotonic() + COLD_S
         while time.monotonic() < deadline and len(list(folder.rglob("*.json"))) < len(keys):
             time.sleep(1)
+        niced = [p for p in psutil.Process(process.pid).children(recursive=True) if p.nice() == workers.NICE]
     store = cache.ResultCache(folder, 2**30)
+    assert len(niced) == 2
     assert [store.get(key)[0] for key in keys] == [True, True]
 
 

@@ -29,7 +29,8 @@ class OperatorSettings:
     max_upload_kib: int = 1024  # largest model file a visitor may upload, KiB (profiles: 8 MiB, the loader's cap)
     cache_dir: str = str(Path.home() / ".cache" / "costmodel-app")  # the app's result cache
     cache_max_mib: int = 512  # the cache's size cap, MiB (oldest entries are pruned beyond it)
-    warm_up: bool = True  # compute the slowest panels in the background when the first visitor arrives
+    warm_up: bool = True  # compute the slowest panels in the background when the server starts
+    compute_processes: int = 2  # worker processes for the heavy computations (0: in the server's own process)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -38,7 +39,7 @@ class OperatorSettings:
 
 BOUNDS: dict[str, tuple[float, float]] = {  # accepted range of each numeric setting
     "max_seconds": (1, 3600), "max_memory_gib": (0.5, 256), "sandbox_runs": (1, 64),
-    "max_upload_kib": (1, 200 * 1024), "cache_max_mib": (1, 10**6),
+    "max_upload_kib": (1, 200 * 1024), "cache_max_mib": (1, 10**6), "compute_processes": (0, 64),
 }
 
 

@@ -31,6 +31,7 @@ from costmodel.zoo import ArchSpec
 from costmodel.app import cache
 from costmodel.app.header import working
 from costmodel.app import settings as operator_settings
+from costmodel.app import workers
 from costmodel.studies import scaling
 from costmodel.viz import catalog
 
@@ -178,7 +179,8 @@ def compute(fn: Callable[..., Any], *args: Any, spinner: str | None = None, **kw
         found, value = store.get(name) if name else (False, None)
         if found:
             return value
-        return working(functools.partial(store.get_or_compute, name, functools.partial(fn, *args, **kwargs)),
+        work = workers.offloaded(functools.partial(fn, *args, **kwargs))
+        return working(functools.partial(store.get_or_compute, name, work),
                        spinner or f"Computing {fn.__name__.replace('_', ' ')} (first visit only)...")
 
 
@@ -199,7 +201,7 @@ def warm_up(settings: Settings) -> None:
     def work() -> None:
         for fn, args in calls:
             with contextlib.suppress(Exception):  # a failure is shown by the page that needs the panel
-                store.get_or_compute(_key(fn, args, {}), functools.partial(fn, *args))
+                store.get_or_compute(_key(fn, args, {}), workers.offloaded(functools.partial(fn, *args)))
 
     threading.Thread(target=work, name="costmodel-warm-up", daemon=True).start()
 

@@ -1,0 +1,48 @@
+"""The app's worker pool (costmodel/app/workers.py): heavy work runs in another process and comes back
+through the cache's JSON codec; what cannot be sent runs in the server, and errors arrive as themselves."""
+from __future__ import annotations
+
+import functools
+import os
+
+import pytest
+
+from costmodel.app import workers
+from costmodel.errors import CostModelError
+from costmodel.zoo import build
+
+
+def _fail(arch: str) -> None:
+    build(arch)
+
+
+@pytest.fixture()
+def pool(monkeypatch):
+    monkeypatch.setenv("COSTMODEL_COMPUTE_PROCESSES", "1")
+    workers.start()
+
+
+def test_a_pool_nobody_started_is_no_pool(monkeypatch):
+    """Pages never start workers (a worker started during a page run would run that page): until the server
+    started the pool, work runs in the server."""
+    monkeypatch.setenv("COSTMODEL_COMPUTE_PROCESSES", "3")
+    assert workers.offloaded(functools.partial(os.getpid))() == os.getpid()
+
+
+def test_work_runs_in_a_worker_process_at_lower_priority(pool):
+    assert workers.offloaded(functools.partial(os.getpid))() != os.getpid()
+    assert workers.offloaded(functools.partial(os.nice, 0))() == os.nice(0) + workers.NICE
+
+
+def test_work_that_cannot_be_sent_runs_in_the_server(pool):
+    assert workers.offloaded(functools.partial(lambda: os.getpid()))() == os.getpid()
+
+
+def test_a_workers_error_arrives_as_a_one_line_error(pool):
+    with pytest.raises(CostModelError, match="unknown architecture"):
+        workers.offloaded(functools.partial(_fail, "no_such_net"))()
+
+
+def test_without_a_pool_work_runs_in_the_server(monkeypatch):
+    monkeypatch.setenv("COSTMODEL_COMPUTE_PROCESSES", "0")
+    assert workers.offloaded(functools.partial(os.getpid))() == os.getpid()
