@@ -20,7 +20,7 @@ with header(
     "cluster) and writes Parquet you can load below."):
     import pandas as pd
 
-    from costmodel.app import ui
+    from costmodel.app import ui, workers
     from costmodel.studies import optimal_scaling, search_space, sweep
     from costmodel.studies.evaluate import profile
     from costmodel.viz import design_space
@@ -43,7 +43,7 @@ def run_sweep(plan: sweep.Plan, key: str, parallel: bool) -> pd.DataFrame:
     def progress(done: int, total: int) -> None:
         bar.progress(done / max(1, total), text=f"{done} of {total} points")
 
-    with ui.guard():
+    with ui.guard(), workers.blank_main():  # Dask's worker processes must not run this page
         sweep.run(plan, out, workers=2, resume=True, serial=not parallel, progress=progress)
     bar.empty()
     return sweep.read(out).to_pandas()

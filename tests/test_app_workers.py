@@ -2,8 +2,12 @@
 through the cache's JSON codec; what cannot be sent runs in the server, and errors arrive as themselves."""
 from __future__ import annotations
 
+import concurrent.futures
 import functools
+import multiprocessing
 import os
+import sys
+import types
 
 import pytest
 
@@ -46,3 +50,23 @@ def test_a_workers_error_arrives_as_a_one_line_error(pool):
 def test_without_a_pool_work_runs_in_the_server(monkeypatch):
     monkeypatch.setenv("COSTMODEL_COMPUTE_PROCESSES", "0")
     assert workers.offloaded(functools.partial(os.getpid))() == os.getpid()
+
+
+def test_a_process_started_under_a_blank_main_runs_no_page(tmp_path, monkeypatch):
+    """Streamlit leaves the last page in sys.modules['__main__']; a spawned process runs its parent's main
+    script first (here a 'page' that leaves a marker), unless started inside workers.blank_main()."""
+    page = tmp_path / "page.py"
+    page.write_text(f"open({str(tmp_path / 'ran')!r}, 'w').write('page ran')\n")
+    fake = types.ModuleType("__main__")
+    fake.__file__ = str(page)
+    monkeypatch.setitem(sys.modules, "__main__", fake)
+
+    def start_one() -> None:
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            pool.submit(os.getpid).result()
+
+    with workers.blank_main():
+        start_one()
+    assert not (tmp_path / "ran").exists()
+    start_one()
+    assert (tmp_path / "ran").exists()

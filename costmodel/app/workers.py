@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import concurrent.futures
 import concurrent.futures.process
+import contextlib
 import functools
 import multiprocessing
 import os
 import pickle
+import sys
 import threading
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from costmodel.app import codec
@@ -38,11 +41,24 @@ def _start_worker() -> None:
     torch.set_num_threads(1)  # one core per worker: the pool's size is the parallelism
 
 
+@contextlib.contextmanager
+def blank_main() -> Iterator[None]:
+    """Processes started inside the block run none of the app's pages. Streamlit leaves the last page's script
+    in sys.modules['__main__'] (with its __file__), and a process started by spawn or a forkserver runs its
+    parent's main script first, so a worker started from a page would run that page. A main module without a
+    file gives the child nothing to run."""
+    saved = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = saved
+
+
 def start() -> None:
-    """Start the pool's workers now (the server's start, costmodel/app/startup.py). Only there: a process
-    started while a page runs would take that page's script for its main module (Streamlit puts it in
-    sys.modules['__main__']) and run it, so pages never start workers; without a started pool they compute
-    in the server process."""
+    """Start the pool's workers now (the server's start, costmodel/app/startup.py), with a blank main module.
+    Only there: pages never start workers (without a started pool they compute in the server process), so no
+    worker can start while another session's page is Streamlit's main module."""
     size = operator_settings.from_env().compute_processes
     with _lock:
         if size == 0 or size in _pools:
@@ -51,7 +67,8 @@ def start() -> None:
         context.set_forkserver_preload(PRELOAD)
         pool = _pools[size] = concurrent.futures.ProcessPoolExecutor(size, mp_context=context,
                                                                      initializer=_start_worker)
-    concurrent.futures.wait([pool.submit(os.getpid) for _ in range(size)])  # one task each: all spawn now
+    with blank_main():
+        concurrent.futures.wait([pool.submit(os.getpid) for _ in range(size)])  # one task each: all spawn now
 
 
 def _pool() -> concurrent.futures.ProcessPoolExecutor | None:
