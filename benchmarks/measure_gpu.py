@@ -30,10 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from costmodel import zoo  # noqa: E402
 from costmodel.latency.gpu_profiles import H200_DIR  # noqa: E402
-from costmodel.studies.gpu_validation import HELD_OUT, stored_networks  # noqa: E402
 from costmodel.latency.timing import CudaClock, HostClock, gpu_times, steady_allocator  # noqa: E402
 from costmodel.sources.hub import load_real  # noqa: E402
-
+from costmodel.studies.gpu_validation import HELD_OUT, stored_networks  # noqa: E402
 
 DEVICE = "cuda"
 
@@ -66,9 +65,9 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     steady_allocator()
     torch.backends.cudnn.benchmark = False
-    meta = {"device": torch.cuda.get_device_name() if DEVICE == "cuda" else "cpu", "torch": torch.__version__, "cudnn": torch.backends.cudnn.version(),
-            "tf32_conv": torch.backends.cudnn.allow_tf32, "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
-            "date": time.strftime("%Y-%m-%d"), "K": 20}
+    meta = {"device": torch.cuda.get_device_name() if DEVICE == "cuda" else "cpu", "torch": torch.__version__,
+            "cudnn": torch.backends.cudnn.version(), "tf32_conv": torch.backends.cudnn.allow_tf32,
+            "tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "date": time.strftime("%Y-%m-%d"), "K": 20}
     (args.out / "meta.json").write_text(json.dumps(meta) + "\n", encoding="utf-8")
     todo = [(family, source, name, params) for family, source, name, params in HELD_OUT]
     todo += [(arch, "zoo", arch, params) for arch, params in stored_networks(H200_DIR)]

@@ -68,7 +68,8 @@ def test_network_measurement_script_writes_the_four_times_per_network_and_batch(
     monkeypatch.setattr(script, "DEVICE", "cpu")
     script.main(["--out", str(tmp_path), "--batch", "1", "2", "--only", "squeezenet1_1"])
     records = [json.loads(line) for line in (tmp_path / "nets.jsonl").read_text().splitlines()]
-    assert [(r["arch"], r["batch"], r["shape"][0]) for r in records] == [("squeezenet1_1", 1, 1), ("squeezenet1_1", 2, 2)]
+    assert [(r["arch"], r["batch"], r["shape"][0]) for r in records] == [("squeezenet1_1", 1, 1),
+                                                                         ("squeezenet1_1", 2, 2)]
     for record in records:
         assert record["fused"] and record["source"] == "torchvision"
         assert all(record[k] > 0 for k in ("sync_ms", "pipe_ms", "graph_ms", "host_us"))

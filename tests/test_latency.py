@@ -117,7 +117,8 @@ def test_report_latency_is_predict_and_to_dict_is_the_json_form():
     latency = predict(report, profile)
     assert isinstance(latency, Latency) and latency.ms == predict(report, profile).ms
     data = latency.to_dict()
-    assert set(data) == {"device", "batch", "mode", "ms", "throughput", "unit", "bound", "host_ms", "device_ms", "breakdown"}
+    assert set(data) == {"device", "batch", "mode", "ms", "throughput", "unit", "bound", "host_ms", "device_ms",
+                         "breakdown"}
     assert json.loads(json.dumps(data)) == data and data["device"] == "gtx1080ti"
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 
 import pytest
@@ -111,6 +112,13 @@ def test_schema_version_is_checked(valid):
     assert isinstance(parse_profile(valid, "ok.json"), DeviceProfile)
 
 
+def _elementwise_ms(profile: DeviceProfile, op: str) -> float:
+    """Predicted ms of one elementwise op of 4 MB of MAC on `profile`."""
+    sample = OpSample(kind="elementwise", op=op, flops=0, mac_bytes=4_000_000, pixels=1000, reduction=1,
+                      outputs=1, groups=1, in_channels=64)
+    return measurement_ms([sample], profile.latency_model)
+
+
 def test_a_version_1_profile_predicts_norms_and_slow_activations_as_version_1_did(valid):
     """Version 1 had no `norm` or `slow_activation` class: BatchNorm ran with the elementwise kernels (as ReLU
     does) and ELU with the transcendental activations (as SiLU does), so an old file must keep those times."""
@@ -124,11 +132,7 @@ def test_a_version_1_profile_predicts_norms_and_slow_activations_as_version_1_di
     profile = parse_profile({**old, "schema_version": 1}, "old.json")
     assert profile.schema_version == SCHEMA_VERSION
 
-    def ms(op: str) -> float:
-        sample = OpSample(kind="elementwise", op=op, flops=0, mac_bytes=4_000_000, pixels=1000, reduction=1,
-                          outputs=1, groups=1, in_channels=64)
-        return measurement_ms([sample], profile.latency_model)
-
+    ms = functools.partial(_elementwise_ms, profile)
     assert ms("batch_norm") == ms("relu") and ms("elu") == ms("silu") and ms("relu") != ms("silu")
 
 
@@ -142,9 +146,5 @@ def test_a_version_2_profile_runs_batch_norm_with_the_other_norms_as_version_2_d
     profile = parse_profile({**old, "schema_version": 2}, "v2.json")
     assert profile.schema_version == SCHEMA_VERSION
 
-    def ms(op: str) -> float:
-        sample = OpSample(kind="elementwise", op=op, flops=0, mac_bytes=4_000_000, pixels=1000, reduction=1,
-                          outputs=1, groups=1, in_channels=64)
-        return measurement_ms([sample], profile.latency_model)
-
+    ms = functools.partial(_elementwise_ms, profile)
     assert ms("batch_norm") == ms("layer_norm") != ms("relu")

@@ -2,8 +2,9 @@
 
 The slowest panels (the zoo on every device, the EfficientNet scaling curves) take tens of seconds on a cold
 cache. At server start one background thread starts the worker pool (costmodel/app/workers.py), then imports
-the engine and computes them for the sidebar's default settings; the server answers meanwhile, and a visitor who arrives first shares the computation (one per key:
-costmodel.app.cache). The operator turns it off with COSTMODEL_WARM_UP=0 (costmodel/app/settings.py).
+the engine and computes them for the sidebar's default settings; the server answers meanwhile, and a visitor
+who arrives first shares the computation (one per key: costmodel.app.cache). The operator turns it off with
+COSTMODEL_WARM_UP=0 (costmodel/app/settings.py).
 """
 from __future__ import annotations
 

@@ -99,7 +99,8 @@ def _sidebar() -> Settings:
                   else str(b), help="FLOPs, params and MAC are always per image (batch 1), as the papers print them.")
     bar.selectbox("dtype (bytes of MAC)", tuple(DTYPE_BYTES), key=_persisted("dtype", default.dtype), on_change=_save,
                   args=("dtype",))
-    bar.toggle("Fold BatchNorm into convs", key=_persisted("fold_bn", default.fold_bn), on_change=_save, args=("fold_bn",),
+    bar.toggle("Fold BatchNorm into convs", key=_persisted("fold_bn", default.fold_bn), on_change=_save,
+               args=("fold_bn",),
                help="Inference engines fold BN; unfolded, each BN is an elementwise op (G4).")
     bar.radio("GPU execution", MODES, key=_persisted("mode", default.mode), on_change=_save, args=("mode",),
               horizontal=True, help="eager: PyTorch issues every kernel from Python, so small networks wait on the "

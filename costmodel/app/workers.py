@@ -5,8 +5,9 @@ network, a scaling curve) holds the GIL for most of its seconds, so under severa
 answered a health check in 6 s at p95 and pages showed their title 9-15 s late (docs/readme/reliability.md,
 "Under load"). In worker processes the work holds neither the server's GIL nor, being niced, the CPU ahead of
 the server and the visitors' pages. Workers fork from a forkserver that has imported the engine once, so a
-new worker starts in milliseconds; the workers start with the server. Results come back as the cache's JSON (costmodel.app.codec), never as
-pickles; work that cannot be sent or whose result the codec cannot encode runs in the server as before.
+new worker starts in milliseconds; the workers start with the server. Results come back as the cache's JSON
+(costmodel.app.codec), never as pickles; work that cannot be sent or whose result the codec cannot encode
+runs in the server as before.
 COSTMODEL_COMPUTE_PROCESSES sets the pool's size (0: everything in the server process).
 """
 from __future__ import annotations

@@ -151,7 +151,8 @@ def fit(measurements: list[Measurement], prior: LatencyModel, *, lanes: int | No
     stays the prior's."""
     if not measurements:
         raise CostModelError("nothing to fit: no measurements", "run the profiler on at least one benchmark")
-    problems = [_Problem(measurements, prior, width, aligned=aligned) for width in ((lanes,) if lanes else LANE_CHOICES)]
+    problems = [_Problem(measurements, prior, width, aligned=aligned)
+                for width in ((lanes,) if lanes else LANE_CHOICES)]
     problem, (theta, _) = min(((p, _solve(p)) for p in problems), key=lambda solution: solution[1][1])
     model, _, predicted = _solved(problem, theta)
     return model, _with_predictions(measurements, predicted), quality(problem.measured, predicted)

@@ -25,7 +25,8 @@ from costmodel.engine.ops import BY_NAME
 
 KERNEL_CLASSES = (
     "conv1x1", "conv", "group_conv", "depthwise_conv", "linear", "max_pool", "avg_pool", "reduction",
-    "elementwise", "activation", "slow_activation", "batch_norm", "norm", "split", "concat", "data_movement", "shuffle", "other",
+    "elementwise", "activation", "slow_activation", "batch_norm", "norm", "split", "concat", "data_movement",
+    "shuffle", "other",
 )
 # Classes whose time has an arithmetic term (multiply-adds, or window reads for pooling) besides memory traffic.
 COMPUTE_CLASSES = frozenset({"conv1x1", "conv", "group_conv", "depthwise_conv", "linear", "max_pool", "avg_pool"})
@@ -40,7 +41,8 @@ DONORS = {
     "conv1x1": ("conv", "group_conv", "linear"), "conv": ("conv1x1", "group_conv"),
     "group_conv": ("conv1x1", "conv"), "depthwise_conv": ("conv", "conv1x1"), "linear": ("conv1x1", "conv"),
     **{c: ("elementwise", "activation", "concat", "shuffle")
-       for c in ("max_pool", "avg_pool", "reduction", "elementwise", "activation", "norm", "split", "shuffle", "other")},
+       for c in ("max_pool", "avg_pool", "reduction", "elementwise", "activation", "norm", "split", "shuffle",
+                 "other")},
     "slow_activation": ("activation", "elementwise"), "batch_norm": ("norm", "elementwise"),
     "concat": ("data_movement", "shuffle", "elementwise"), "data_movement": ("concat", "shuffle", "elementwise"),
 }

@@ -8,20 +8,22 @@ Per op of kernel class c (costmodel.latency.kernels), in seconds:
 
 W is the op's work: its multiply-adds (FLOPs) for convs and linear layers, its window reads (outputs x window
 area, from the exact kernel_size) for max and average pooling. B is the op's MAC bytes; P, K, N are its output
-positions (batch included; on a GPU, `parallel_channels`, its output elements: positions x channels, which
-a GPU spreads over its multiprocessors alike - a 1x1 conv with 2048 outputs at 7x7 fills an H200 that 49
-positions alone would not), multiply-adds (window reads) per output and output channels per group: a kernel small in P cannot fill the device, and
-one narrow in K or N cannot fill its register tiles - the narrower dimension limits it, which is why equal
-widths run fastest at equal FLOPs (ShuffleNet V2's G1) and small fragmented kernels run below their
-roofline (G3). `lanes` is the share of vector lanes used once input and output channels per group are
-padded to the device's vector width, times `unaligned` when either is not a multiple of it (a GPU runs
-aligned fp32 convs on TF32 tensor cores and the rest on slower kernels: 1.5-3x between a conv with
-multiples of 8 channels and its odd-width twin on the H200, data/measurements/h200-2026-11-30-profiler/). Bytes beyond the cache cost (1 + spill) times more. `smoothmax` is a
-p-norm: a roofline whose corner is rounded because real kernels overlap compute and memory only partly.
-A group conv pays per_group_c for every group beyond the first (one GEMM each), a concat for every input
-beyond the first (one copy each). Views cost nothing; every other op pays its overhead, so elementwise ops and data movement are never free
-(G4). Ops run one after another (one stream), as the papers measured. On a GPU this is the device time;
-how it combines with the host's issue time depends on the execution mode (costmodel.latency.schedule).
+positions (batch included; on a GPU, `parallel_channels`, its output elements: positions x channels, which a
+GPU spreads over its multiprocessors alike - a 1x1 conv with 2048 outputs at 7x7 fills an H200 that 49
+positions alone would not), multiply-adds (window reads) per output and output channels per group: a kernel
+small in P cannot fill the device, and one narrow in K or N cannot fill its register tiles - the narrower
+dimension limits it, which is why equal widths run fastest at equal FLOPs (ShuffleNet V2's G1) and small
+fragmented kernels run below their roofline (G3). `lanes` is the share of vector lanes used once input and
+output channels per group are padded to the device's vector width, times `unaligned` when either is not a
+multiple of it (a GPU runs aligned fp32 convs on TF32 tensor cores and the rest on slower kernels: 1.2-3.1x
+between a conv with multiples of 8 channels and its odd-width twin on the H200 where compute matters,
+data/measurements/h200-2026-11-30-profiler/). Bytes beyond the cache cost (1 + spill) times more.
+`smoothmax` is a p-norm: a roofline whose corner is rounded because real kernels overlap compute and memory
+only partly. A group conv pays per_group_c for every group beyond the first (one GEMM each), a concat for
+every input beyond the first (one copy each). Views cost nothing; every other op pays its overhead, so
+elementwise ops and data movement are never free (G4). Ops run one after another (one stream), as the papers
+measured. On a GPU this is the device time; how it combines with the host's issue time depends on the
+execution mode (costmodel.latency.schedule).
 """
 from __future__ import annotations
 
@@ -164,8 +166,8 @@ class Features:
         def saturation(size: np.ndarray, half: np.ndarray) -> np.ndarray:
             return size / (size + half[c])
 
-        parallel = self.output_elements if device.parallel_channels else self.pixels
-        efficiency = self.lane_use(device.lanes, device.unaligned) * saturation(parallel, p.half_pixels) * np.minimum(
+        filled = saturation(self.output_elements if device.parallel_channels else self.pixels, p.half_pixels)
+        efficiency = self.lane_use(device.lanes, device.unaligned) * filled * np.minimum(
             saturation(self.reduction, p.half_reduction), saturation(self.outputs, p.half_outputs))
         peak = np.nan_to_num(p.gmadds_per_s[c], nan=np.inf) * 1e9
         compute = self.work / (peak * efficiency)

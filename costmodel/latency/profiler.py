@@ -2,11 +2,12 @@
 
 The grid covers every kernel class the op table (costmodel.engine.ops) can produce, at the sizes torchvision
 and timm CNNs use, drawn from wide ranges: 1x1 convs over c1:c2 ratios and sizes, dense 3x3/5x5/7x7 convs up
-to 2048 channels at 7-224 px, strided and dilated, stems and patchify convs, channel widths aligned to 8 and their odd twins, grouped 3x3 (group widths 4-64)
+to 2048 channels at 7-224 px, strided and dilated, stems and patchify convs, grouped 3x3 (group widths 4-64)
 and 1x1, depthwise 3x3-7x7 at stride 1 and 2, SE-sized convs, linear layers (classifiers with up to 400 MB
 of weights, and per token), every activation, add/mul (also broadcasting), BatchNorm/GroupNorm/LayerNorm,
 channel split, concat of 2-8 inputs, channel shuffle, padding, upsampling, max/avg pooling at stride 1 and 2,
-reductions, and attention (q @ k^T, softmax, SDPA). Shapes are drawn from a fixed seed, so a profile is
+reductions, attention (q @ k^T, softmax, SDPA), and dense convs with channels in multiples of 8 beside
+odd-width twins. Shapes are drawn from a fixed seed, so a profile is
 reproducible; `quick` draws fewer. Every benchmark is analysed by the engine, so the fit sees
 exactly the features a prediction will see.
 """
@@ -224,7 +225,8 @@ _ELEMENTWISE: dict[str, Callable[[int], nn.Module]] = {
     "relu": lambda c: nn.ReLU(), "relu6": lambda c: nn.ReLU6(), "sigmoid": lambda c: nn.Sigmoid(),
     "silu": lambda c: nn.SiLU(), "hardswish": lambda c: nn.Hardswish(), "hardsigmoid": lambda c: nn.Hardsigmoid(),
     "gelu": lambda c: nn.GELU(), "tanh": lambda c: nn.Tanh(), "leaky_relu": lambda c: nn.LeakyReLU(),
-    "elu": lambda c: nn.ELU(), "add": lambda c: _Parts(_add), "mul": lambda c: _Parts(_mul), "scale": lambda c: _Scale(),
+    "elu": lambda c: nn.ELU(), "add": lambda c: _Parts(_add), "mul": lambda c: _Parts(_mul),
+    "scale": lambda c: _Scale(),
     "bias": _Bias, "batch_norm": lambda c: nn.BatchNorm2d(c), "group_norm": lambda c: nn.GroupNorm(8, c),
     "layer_norm2d": lambda c: nn.GroupNorm(1, c),
 }

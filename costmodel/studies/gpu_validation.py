@@ -117,6 +117,5 @@ def scores(table: pd.DataFrame, mode: Mode) -> dict[str, float]:
 
 
 def shipped_h200() -> dict[int, DeviceProfile]:
+    """The shipped H200 profiles by batch."""
     return {batch: load_profile(f"h200_b{batch}") for batch in H200_BATCHES}
-
-
