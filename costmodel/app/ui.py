@@ -3,8 +3,9 @@ publication export buttons, tables with CSV/LaTeX buttons, and turning bad input
 
 Pages stay thin: `with header("Title"):` around their imports (costmodel.app.header: the title and a status
 line come before the engine loads), `settings = ui.sidebar()`, then `ui.compute(fn, ...)`,
-`ui.chart(fig, "name")`, `ui.table(frame, "name")`. Sidebar values live in `st.session_state` under `settings.*`, so they survive
-page switches (a widget's own state is dropped when its page is left; the copy is not).
+`ui.chart(fig, "name")`, `ui.table(frame, "name")`. Sidebar values live in `st.session_state` under
+`settings.*`, so they survive page switches (a widget's own state is dropped when its page is left; the copy
+is not).
 """
 from __future__ import annotations
 
