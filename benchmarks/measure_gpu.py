@@ -10,9 +10,10 @@ of 5) and `host_us` (issue time with the GPU kept busy, min of 3). One JSON line
 appended to DIR/nets.jsonl as soon as it is measured, so a run cut short keeps what it measured;
 `--stop-after` starts no network after that many seconds. DIR/meta.json records the machine and software.
 
-Networks, in this order: the GPU held-out families (costmodel.studies.gpu_validation.HELD_OUT, never used to
-judge a model change), then the 24 zoo networks of the stored H200 data again (a further run for the
-eager means, which vary by ~11% between runs on that host).
+Networks, by `--sets` in this order (default all): `fresh`, networks no GPU has timed yet
+(costmodel.studies.gpu_validation.FRESH, the next clean test of the model), `held-out`, the GPU held-out
+families (HELD_OUT, never used to judge a model change), and `zoo`, the 24 zoo networks of the stored H200
+data again (a further run for the eager means, which vary by ~11% between runs on that host).
 """
 from __future__ import annotations
 
@@ -32,9 +33,10 @@ from costmodel import zoo  # noqa: E402
 from costmodel.latency.gpu_profiles import H200_DIR  # noqa: E402
 from costmodel.latency.timing import CudaClock, HostClock, gpu_times, steady_allocator  # noqa: E402
 from costmodel.sources.hub import load_real  # noqa: E402
-from costmodel.studies.gpu_validation import HELD_OUT, stored_networks  # noqa: E402
+from costmodel.studies.gpu_validation import FRESH, HELD_OUT, stored_networks  # noqa: E402
 
 DEVICE = "cuda"
+SETS = ("fresh", "held-out", "zoo")
 
 
 def network(source: str, name: str, params: dict[str, object]) -> tuple[nn.Module, tuple[int, ...]]:
@@ -60,6 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--stop-after", type=float, default=float("inf"), metavar="S")
     parser.add_argument("--only", nargs="+", metavar="NET", help="measure only these networks (zoo arch or name)")
+    parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS), help="which networks, in this order")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -69,8 +72,9 @@ def main(argv: list[str] | None = None) -> None:
             "cudnn": torch.backends.cudnn.version(), "tf32_conv": torch.backends.cudnn.allow_tf32,
             "tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "date": time.strftime("%Y-%m-%d"), "K": 20}
     (args.out / "meta.json").write_text(json.dumps(meta) + "\n", encoding="utf-8")
-    todo = [(family, source, name, params) for family, source, name, params in HELD_OUT]
-    todo += [(arch, "zoo", arch, params) for arch, params in stored_networks(H200_DIR)]
+    sets = {"fresh": list(FRESH), "held-out": list(HELD_OUT),
+            "zoo": [(arch, "zoo", arch, params) for arch, params in stored_networks(H200_DIR)]}
+    todo = [entry for name in SETS if name in args.sets for entry in sets[name]]
     todo = [entry for entry in todo if not args.only or entry[2] in args.only]
     clock = CudaClock() if DEVICE == "cuda" else HostClock()
     with (args.out / "nets.jsonl").open("a", encoding="utf-8") as sink:

@@ -14,8 +14,8 @@ import torch
 from costmodel import analyze
 from costmodel.latency.gpu_profiles import H200_BATCHES, H200_DIR, lines, profiler_grid, rebuild
 from costmodel.latency.host import fit_host
-from costmodel.studies.gpu_validation import DEVELOPMENT, HELD_OUT, REPORT, network_runs, predicted_runs, scores, \
-    shipped_h200
+from costmodel.studies.gpu_validation import DEVELOPMENT, FRESH, HELD_OUT, REPORT, half_of, network_runs, \
+    predicted_runs, scores, shipped_h200
 
 # What docs/readme/gpu.md claims per set and mode: (median |error| %, max |error| %, Kendall tau), the worst over
 # batch 1, 8 and 32 (levels reached, rounded up: a regression fails).
@@ -83,6 +83,14 @@ def test_the_three_sets_cover_every_network_once():
     assert set(DEVELOPMENT) | set(REPORT) == zoo_families and not set(DEVELOPMENT) & set(REPORT)
     assert set(runs.loc[runs["source"] != "zoo", "arch"]) == {name for _, _, name, _ in HELD_OUT}
     assert set(runs.loc[runs["half"] == "held-out", "source"]) == {"torchvision", "timm"}
+
+
+def test_the_networks_kept_for_the_next_gpu_are_none_of_those_already_scored():
+    """FRESH is the next clean test of the model only if none of its networks is in a scored set."""
+    fresh = {name for _, _, name, _ in FRESH}
+    scored = set(network_runs()["arch"])
+    assert len(fresh) == len(FRESH) and not fresh & scored
+    assert {half_of(name) for name in fresh} == {"fresh"}
 
 
 def test_one_host_model_fitted_to_every_grid_of_both_machines(profiles):

@@ -4,7 +4,8 @@ Three sets of networks, each chosen before it was scored (docs/readme/gpu.md, "V
 - the development half of the 24 zoo networks of data/measurements/h200-2026-11-30/ (model changes are judged
   on it alone), and its report half;
 - HELD_OUT: torchvision and timm families in neither half, measured by this project's benchmarks/measure_gpu.py
-  on a third H200 (data/measurements/h200-2026-11-30-profiler/), scored once the model was fixed.
+  on a third H200 (data/measurements/h200-2026-11-30-profiler/), scored once the model was fixed;
+- FRESH: networks for the next GPU run, chosen before any of them was timed.
 Graph-replayed times reproduce within 2% between machines; eager times of whole networks are compared with
 the median of the runs (three for the zoo networks at batch 1 and 8), since eager timings moved by ~11%
 (max 54%) between runs on those hosts.
@@ -50,6 +51,20 @@ HELD_OUT: tuple[tuple[str, str, str, dict[str, object]], ...] = tuple(
         ("EfficientNetV2", "torchvision", "efficientnet_v2_s"), ("AlexNet", "torchvision", "alexnet"),
         ("GhostNet", "timm", "ghostnet_100"), ("RepVGG", "timm", "repvgg_a0"), ("DLA", "timm", "dla34"),
         ("MixNet", "timm", "mixnet_s")))
+# Networks no GPU has timed yet, chosen (2026-12-01, fourth session, no GPU lent) after the grouped-conv class
+# and the robust fit were fixed on micro-benchmarks alone, for the next GPU this project is lent: the only
+# clean test of that change, since the report half and HELD_OUT showed the grouped-conv errors that made
+# grouped convs worth a look. Grouped convs first (ResNeXt, RegNet, ResNeSt), then large aligned dense convs
+# (VGG, ResNet, Wide ResNet: the other error the held-out set showed), then two new structures.
+FRESH: tuple[tuple[str, str, str, dict[str, object]], ...] = tuple(
+    (family, library, name, {}) for family, library, name in (
+        ("ResNeXt", "torchvision", "resnext101_32x8d"), ("RegNet", "torchvision", "regnet_x_800mf"),
+        ("RegNet", "torchvision", "regnet_x_3_2gf"), ("RegNet", "torchvision", "regnet_y_400mf"),
+        ("RegNet", "torchvision", "regnet_y_1_6gf"), ("SE-ResNeXt", "timm", "seresnext26d_32x4d"),
+        ("ResNeSt", "timm", "resnest14d"), ("CSPResNeXt", "timm", "cspresnext50"), ("RegNetZ", "timm", "regnetz_b16"),
+        ("VGG", "torchvision", "vgg13"), ("ResNet", "torchvision", "resnet18"), ("ResNet", "torchvision", "resnet34"),
+        ("Wide ResNet", "torchvision", "wide_resnet50_2"), ("GENet", "timm", "gernet_s"),
+        ("HRNet", "timm", "hrnet_w18_small")))
 
 
 def stored_networks(folder: Path = H200_DIR) -> list[tuple[str, dict[str, object]]]:
@@ -79,10 +94,12 @@ def network_runs() -> pd.DataFrame:
 
 
 def half_of(arch: str) -> str:
-    """Which validation set a network belongs to (DEVELOPMENT, REPORT, HELD_OUT)."""
+    """Which validation set a network belongs to (DEVELOPMENT, REPORT, FRESH, HELD_OUT)."""
     if arch in DEVELOPMENT:
         return "development"
-    return "report" if arch in REPORT else "held-out"
+    if arch in REPORT:
+        return "report"
+    return "fresh" if arch in {name for _, _, name, _ in FRESH} else "held-out"
 
 
 def _network(row: object) -> tuple[nn.Module, tuple[int, ...]]:
