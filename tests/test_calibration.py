@@ -152,11 +152,11 @@ def test_gtx1080ti_cells_are_eager_runs_of_host_and_device_ops_in_issue_order():
     profile = load_profile("gtx1080ti")
     assert profile.host is not None and load_profile("snapdragon810").host is None
     cell = next(m for m in profile.measurements if m.label.startswith("Table 4 gpu_c64 ReLU yes, shortcut yes"))
-    issued = [kernel_class(op.kind, op.op, op.reduction, op.in_channels, op.stride)
+    issued = [kernel_class(op.kind, op.op, op.reduction, op.in_channels, op.stride, op.groups)
               for op in cell.ops for _ in range(op.count)]
     assert issued == ["conv1x1", "elementwise", "conv", "elementwise", "conv1x1", "elementwise", "elementwise"] * 10
     for m in profile.measurements:
-        classes = [kernel_class(op.kind, op.op, op.reduction, op.in_channels, op.stride) for op in m.ops]
+        classes = [kernel_class(op.kind, op.op, op.reduction, op.in_channels, op.stride, op.groups) for op in m.ops]
         host = sum(profile.host.kernels[c] * op.count for c, op in zip(classes, m.ops)) * 1e-3
         device = measurement_ms(m.ops, profile.latency_model)
         assert max(host, device) * (1 - 1e-9) <= m.predicted_ms <= (host + device) * (1 + 1e-9), m.label

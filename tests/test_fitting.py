@@ -26,7 +26,7 @@ _OPS = {"conv1x1": ("conv", "conv"), "conv": ("conv", "conv"), "group_conv": ("g
         "reduction": ("pooling", "adaptive_avg_pool"), "elementwise": ("elementwise", "relu"),
         "activation": ("elementwise", "sigmoid"), "split": ("data_movement", "split"),
         "concat": ("data_movement", "cat"), "data_movement": ("data_movement", "pad"),
-        "shuffle": ("shuffle", "channel_shuffle")}
+        "shuffle": ("shuffle", "channel_shuffle"), "group_conv1x1": ("group_conv", "conv")}
 
 
 def true_model() -> LatencyModel:
@@ -49,11 +49,14 @@ def _sample(cls: str, rng: np.random.Generator) -> OpSample:
     k = int(rng.choice([3, 5, 7]))
     groups = {"group_conv": int(rng.choice([2, 4, 8])), "depthwise_conv": c_in,
               "concat": int(rng.integers(2, 9))}.get(cls, 1)
-    if cls in ("group_conv", "depthwise_conv"):
+    if cls == "group_conv1x1":  # drawn apart, so the other classes' draws stay as they were
+        groups = int(rng.choice([2, 3, 4, 8]))
+    if cls in ("group_conv", "group_conv1x1", "depthwise_conv"):
         c_in = c_out = max(groups, c_in // groups * groups)
-    reduction = {"conv1x1": c_in, "conv": c_in * k * k, "group_conv": c_in // groups * 9, "depthwise_conv": k * k,
-                 "linear": c_in, "max_pool": 9, "avg_pool": 4}.get(cls, 1)
-    gemm = cls in ("conv1x1", "conv", "group_conv", "depthwise_conv", "linear")
+    reduction = {"conv1x1": c_in, "conv": c_in * k * k, "group_conv": c_in // groups * 9,
+                 "group_conv1x1": c_in // groups, "depthwise_conv": k * k, "linear": c_in, "max_pool": 9,
+                 "avg_pool": 4}.get(cls, 1)
+    gemm = cls in ("conv1x1", "conv", "group_conv", "group_conv1x1", "depthwise_conv", "linear")
     pixels = 1 if cls == "linear" else hw * hw if gemm else hw * hw * c_in
     outputs = c_out // groups if gemm and cls != "depthwise_conv" else 1
     elements = pixels * c_out if gemm else pixels
@@ -98,7 +101,7 @@ def test_the_fit_recovers_the_parameters_the_data_pin_down(fitted):
     model, _ = fitted
     truth = true_model()
     assert model.lanes == truth.lanes
-    for cls in ("conv1x1", "conv", "group_conv", "elementwise", "activation", "concat", "shuffle"):
+    for cls in ("conv1x1", "conv", "group_conv", "group_conv1x1", "elementwise", "activation", "concat", "shuffle"):
         got, want = model.kernels[cls], truth.kernels[cls]
         assert got.overhead_us == pytest.approx(want.overhead_us, rel=0.25), cls
         if cls in COMPUTE_CLASSES:  # compute-bound: the peak is pinned, the bandwidth barely matters
@@ -120,7 +123,8 @@ def eager_runs(n: int, seed: int) -> list[Measurement]:
         ops = [_sample(str(rng.choice(list(_OPS))), rng) for _ in range(int(rng.integers(4, 17)))]
         issued = end = 0.0
         for op in ops:
-            issued += TRUE_HOST_US[kernel_class(op.kind, op.op, op.reduction, op.in_channels, op.stride)] * 1e-3
+            cls = kernel_class(op.kind, op.op, op.reduction, op.in_channels, op.stride, op.groups)
+            issued += TRUE_HOST_US[cls] * 1e-3
             end = max(issued, end) + measurement_ms([op], truth)
         out.append(Measurement(label=f"run {i}", ms=end * float(np.exp(rng.normal(0, NOISE))), ops=ops))
     return out
@@ -141,6 +145,6 @@ def test_the_eager_fit_predicts_runs_it_never_saw_and_recovers_host_times():
 def _eager_ms(ops: list[OpSample], model: LatencyModel, host: HostModel) -> float:
     issued = end = 0.0
     for op in ops:
-        issued += host.kernels[kernel_class(op.kind, op.op, op.reduction, op.in_channels, op.stride)] * 1e-3
+        issued += host.kernels[kernel_class(op.kind, op.op, op.reduction, op.in_channels, op.stride, op.groups)] * 1e-3
         end = max(issued, end) + measurement_ms([op], model)
     return end

@@ -185,14 +185,16 @@ def test_a_concat_pays_its_overhead_and_a_cost_per_extra_input():
 def test_kernel_classes_follow_the_kernel_pytorch_runs():
     """An unstrided 1x1 conv is one GEMM (conv1x1); a strided 1x1 and a 3x3 go through the general convolution
     path (conv); unfused BatchNorm is one scale and shift (batch_norm), GroupNorm computes statistics (norm);
-    ELU and tanh are the slow activations, SiLU is not."""
+    ELU and tanh are the slow activations, SiLU is not; group convs split the same way as dense ones."""
     net = nn.Sequential(nn.Conv2d(8, 16, 1), nn.Conv2d(16, 16, 1, stride=2), nn.Conv2d(16, 16, 3, padding=1),
-                        nn.BatchNorm2d(16), nn.ELU(), nn.Tanh(), nn.SiLU(), nn.GroupNorm(4, 16))
+                        nn.BatchNorm2d(16), nn.ELU(), nn.Tanh(), nn.SiLU(), nn.GroupNorm(4, 16),
+                        nn.Conv2d(16, 24, 1, groups=4), nn.Conv2d(24, 24, 1, stride=2, groups=3),
+                        nn.Conv2d(24, 24, 3, padding=1, groups=4))
     features = op_features(analyze(net, (1, 8, 16, 16), fold_bn=False).ops)
     classes = [KERNEL_CLASSES[c] for c in Features(features).cls]
     assert classes == ["conv1x1", "conv", "conv", "batch_norm", "slow_activation", "slow_activation", "activation",
-                       "norm"]
-    assert list(features["stride"]) == [1, 2, 1, 1, 1, 1, 1, 1]
+                       "norm", "group_conv1x1", "group_conv", "group_conv"]
+    assert list(features["stride"]) == [1, 2, 1, 1, 1, 1, 1, 1, 1, 2, 1]
 
 
 def _conv_ms(profile: DeviceProfile, c_in: int, c_out: int, hw: int, **device: object) -> float:

@@ -86,7 +86,7 @@ def op_times(report: Report, profile) -> dict[str, float]:
     if latency.bound != "host":
         return dict(zip(latency.per_op["name"], latency.per_op["ms"]))
     features = op_features(report.ops)
-    columns = ("kind", "op", "reduction", "in_channels", "stride")
+    columns = ("kind", "op", "reduction", "in_channels", "stride", "groups")
     classes = [kernel_class(*row) for row in zip(*(features[c] for c in columns))]
     return {name: profile.host.kernels[c] * 1e-3 if launches else 0.0
             for name, c, launches in zip(report.ops["name"], classes, features["launches"])}

@@ -81,16 +81,16 @@ def test_grid_covers_every_kernel_class_the_op_table_can_produce():
     produced = set()
     for spec in OPS:
         if spec.kind is OpKind.CONV:
-            produced |= {"conv1x1", "conv", "group_conv", "depthwise_conv"}
+            produced |= {"conv1x1", "conv", "group_conv", "group_conv1x1", "depthwise_conv"}
         elif launches_kernel(spec.kind):
-            produced.add(kernel_class(spec.kind.value, spec.name, 1, 1, 1))
+            produced.add(kernel_class(spec.kind.value, spec.name, 1, 1, 1, 1))
     covered, labels = set(), set()
     for bench in grid(quick=True):
         label = bench.label.split()[0]
         if label not in labels:
             labels.add(label)
             ops = op_samples(analyze(bench.make().eval(), bench.shape).ops)
-            covered |= {kernel_class(o.kind.value, o.op, o.reduction, o.in_channels, o.stride) for o in ops}
+            covered |= {kernel_class(o.kind.value, o.op, o.reduction, o.in_channels, o.stride, o.groups) for o in ops}
     assert produced - covered == set()
     assert len(grid(quick=True)) < len(grid())
 

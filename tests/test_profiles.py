@@ -148,3 +148,14 @@ def test_a_version_2_profile_runs_batch_norm_with_the_other_norms_as_version_2_d
 
     ms = functools.partial(_elementwise_ms, profile)
     assert ms("batch_norm") == ms("layer_norm") != ms("relu")
+
+
+def test_a_version_3_profile_runs_pointwise_group_convs_with_the_other_group_convs(valid):
+    """Version 3 had no `group_conv1x1` class: a grouped 1x1 conv ran with the grouped kxk convs."""
+    old = copy.deepcopy(valid)
+    old["latency_model"]["kernels"].pop("group_conv1x1")
+    old["latency_model"]["kernels"]["group_conv"]["gmadds_per_s"] = 3.0  # tell the classes apart
+    profile = parse_profile({**old, "schema_version": 3}, "v3.json")
+    assert profile.schema_version == SCHEMA_VERSION
+    kernels = profile.latency_model.kernels
+    assert kernels["group_conv1x1"] == kernels["group_conv"] != kernels["conv1x1"]

@@ -53,7 +53,7 @@ def _spec_prior(*, overhead_us: float, gbytes_per_s: float, gmadds_per_s: float,
                                   half_pixels=half_pixels if name in COMPUTE_CLASSES else 0.0,
                                   half_reduction=half_size if name in COMPUTE_CLASSES else 0.0,
                                   half_outputs=half_size if name in COMPUTE_CLASSES else 0.0,
-                                  per_group_us=overhead_us if name == "group_conv" else 0.0)
+                                  per_group_us=overhead_us if name in ("group_conv", "group_conv1x1") else 0.0)
                for name in KERNEL_CLASSES}
     return LatencyModel(kernels=kernels, cache_bytes=cache_bytes, spill=spill)
 

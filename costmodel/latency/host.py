@@ -34,7 +34,7 @@ def _counts(measurements: Sequence[Measurement]) -> tuple[np.ndarray, list[str]]
     counts = np.zeros((len(measurements), len(KERNEL_CLASSES)))
     for row, m in enumerate(measurements):
         for op in m.ops:
-            cls = kernel_class(op.kind, op.op, op.reduction, op.in_channels, op.stride)
+            cls = kernel_class(op.kind, op.op, op.reduction, op.in_channels, op.stride, op.groups)
             counts[row, KERNEL_CLASSES.index(cls)] += op.count
     seen = [c for i, c in enumerate(KERNEL_CLASSES) if counts[:, i].any()]
     return counts, seen

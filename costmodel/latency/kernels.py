@@ -3,13 +3,15 @@
 An op kind (costmodel.engine.kinds) says what an op does to memory and compute; a kernel class says which library
 kernel runs it, because that is what its speed depends on. The class comes from the op table's kernel-class
 hint (costmodel.engine.ops): dense 1x1 and kxk convs run different kernels (a plain GEMM vs. im2col or direct
-convolution); transcendental activations (sigmoid, SiLU, ...) cost more per element than ReLU or an add, and a few (ELU,
-tanh) run at a fraction of memory speed in CPU builds (`slow_activation`, 1-3 GB/s against 10-17 GB/s for SiLU
-on the AMD EPYC profile); normalisations that compute statistics (LayerNorm, GroupNorm, RMSNorm) make more
-than one pass over their input (`norm`), and so does unfused inference BatchNorm on a CPU, while a GPU runs it
-as one per-channel scale and shift at memory speed (`batch_norm`: 8 us for 15 MB on the H200, where GroupNorm
-takes several kernels); max
-pooling is far slower than average pooling on CPUs, and global pooling is a reduction; a channel split of a
+convolution), and grouped ones split the same way (`group_conv1x1`: ShuffleNet V1's pointwise group convs run
+other library kernels than grouped 3x3 convs; with the classes apart, out of fold, grouped 1x1 convs are
+predicted better on the H200 and the CPU and grouped 3x3 convs no worse, docs/readme/gpu.md); transcendental activations (sigmoid, SiLU, ...) cost more per
+element than ReLU or an add, and a few (ELU, tanh) run at a fraction of memory speed in CPU builds
+(`slow_activation`, 1-3 GB/s against 10-17 GB/s for SiLU on the AMD EPYC profile); normalisations that
+compute statistics (LayerNorm, GroupNorm, RMSNorm) make more than one pass over their input (`norm`), and so
+does unfused inference BatchNorm on a CPU, while a GPU runs it as one per-channel scale and shift at memory
+speed (`batch_norm`: 8 us for 15 MB on the H200, where GroupNorm takes several kernels); max pooling is far
+slower than average pooling on CPUs, and global pooling is a reduction; a channel split of a
 contiguous tensor is a view in PyTorch but a copy in other frameworks. Attention (SDPA) runs as batched
 matrix products and shares the linear class. Each class gets its own fitted parameters, so a profile learns
 those differences from measurements instead of assuming them.
@@ -24,22 +26,24 @@ from costmodel.engine.kinds import OpKind
 from costmodel.engine.ops import BY_NAME
 
 KERNEL_CLASSES = (
-    "conv1x1", "conv", "group_conv", "depthwise_conv", "linear", "max_pool", "avg_pool", "reduction",
+    "conv1x1", "conv", "group_conv", "group_conv1x1", "depthwise_conv", "linear", "max_pool", "avg_pool", "reduction",
     "elementwise", "activation", "slow_activation", "batch_norm", "norm", "split", "concat", "data_movement",
     "shuffle", "other",
 )
 # Classes whose time has an arithmetic term (multiply-adds, or window reads for pooling) besides memory traffic.
-COMPUTE_CLASSES = frozenset({"conv1x1", "conv", "group_conv", "depthwise_conv", "linear", "max_pool", "avg_pool"})
+COMPUTE_CLASSES = frozenset({"conv1x1", "conv", "group_conv", "group_conv1x1", "depthwise_conv", "linear", "max_pool",
+                             "avg_pool"})
 # Classes that vectorise over input and output channels (a depthwise conv vectorises over channels alone).
-LANE_CLASSES = frozenset({"conv1x1", "conv", "group_conv", "linear"})
+LANE_CLASSES = frozenset({"conv1x1", "conv", "group_conv", "group_conv1x1", "linear"})
 # Classes with a cost per extra part: one GEMM per group of a group conv, one copy per input of a concat.
-GROUPED_CLASSES = frozenset({"group_conv", "concat"})
+GROUPED_CLASSES = frozenset({"group_conv", "group_conv1x1", "concat"})
 # Op-table hints that run on another class's kernels.
 _SHARED = {"attention": "linear"}
 # Where an unmeasured or missing class takes its parameters from: the first available class in its list.
 DONORS = {
     "conv1x1": ("conv", "group_conv", "linear"), "conv": ("conv1x1", "group_conv"),
-    "group_conv": ("conv1x1", "conv"), "depthwise_conv": ("conv", "conv1x1"), "linear": ("conv1x1", "conv"),
+    "group_conv": ("group_conv1x1", "conv1x1", "conv"), "group_conv1x1": ("group_conv", "conv1x1", "conv"),
+    "depthwise_conv": ("conv", "conv1x1"), "linear": ("conv1x1", "conv"),
     **{c: ("elementwise", "activation", "concat", "shuffle")
        for c in ("max_pool", "avg_pool", "reduction", "elementwise", "activation", "norm", "split", "shuffle",
                  "other")},
@@ -48,15 +52,19 @@ DONORS = {
 }
 
 
-def kernel_class(kind: str, op: str, reduction: int, in_channels: int, stride: int) -> str:
-    """The kernel class of an op: the op table's hint; a dense conv is 1x1 exactly when each output needs
-    C_in multiply-adds (reduction = C_in * k*k) and it does not stride: PyTorch runs an unstrided 1x1 conv
-    as one plain GEMM but a strided one through the general convolution path, which the micro-benchmarks
-    show costs like a kxk conv (3-5x a GEMM of the same size at small sizes)."""
+def kernel_class(kind: str, op: str, reduction: int, in_channels: int, stride: int, groups: int) -> str:
+    """The kernel class of an op: the op table's hint; a dense or group conv is 1x1 exactly when each output
+    needs the C_in / groups multiply-adds of its group (reduction = C_in / groups * k*k) and it does not
+    stride: PyTorch runs an unstrided 1x1 conv as one plain GEMM (per group) but a strided one through the
+    general convolution path, which the micro-benchmarks show costs like a kxk conv (3-5x a GEMM of the same
+    size at small sizes)."""
     kind_ = OpKind(kind)
+    pointwise = reduction * groups == in_channels and stride == 1
     if kind_ is OpKind.CONV:
-        return "conv1x1" if reduction == in_channels and stride == 1 else "conv"
-    if kind_ in (OpKind.GROUP_CONV, OpKind.DEPTHWISE_CONV):
+        return "conv1x1" if pointwise else "conv"
+    if kind_ is OpKind.GROUP_CONV:
+        return "group_conv1x1" if pointwise else "group_conv"
+    if kind_ is OpKind.DEPTHWISE_CONV:
         return kind_.value
     spec = BY_NAME.get(op)
     hint = spec.hint if spec is not None else "other"

@@ -136,9 +136,9 @@ class Features:
     """Feature columns as float arrays plus each op's kernel-class index, ready for `seconds`."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
-        self.cls = np.array([_CLASS_INDEX[kernel_class(k, o, r, c, s)] for k, o, r, c, s in
+        self.cls = np.array([_CLASS_INDEX[kernel_class(*row)] for row in
                              zip(frame["kind"], frame["op"], frame["reduction"], frame["in_channels"],
-                                 frame["stride"])], dtype=int)
+                                 frame["stride"], frame["groups"])], dtype=int)
         column = {name: frame[name].to_numpy(dtype=float) for name in _NUMERIC}
         self.flops, self.mac_bytes, self.pixels = column["flops"], column["mac_bytes"], column["pixels"]
         self.reduction, self.outputs, self.groups = column["reduction"], column["outputs"], column["groups"]

@@ -19,13 +19,14 @@ from costmodel.latency.kernels import KERNEL_CLASSES
 from costmodel.engine.kinds import OpKind
 
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "data" / "profiles"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Kernel classes each schema version added, and the class a profile of an older version lends them: version 1
 # ran unfused norms with the elementwise kernels and ELU/tanh with the other transcendental activations,
-# version 2 ran BatchNorm with the other norms.
-ADDED_CLASSES = {2: {"norm": "elementwise", "slow_activation": "activation"}, 3: {"batch_norm": "norm"}}
+# version 2 ran BatchNorm with the other norms, version 3 pointwise group convs with the other group convs.
+ADDED_CLASSES = {2: {"norm": "elementwise", "slow_activation": "activation"}, 3: {"batch_norm": "norm"},
+                 4: {"group_conv1x1": "group_conv"}}
 # Measurement fields each schema version dropped (version 1's `group` named speed orders the fit once kept).
-DROPPED_FIELDS: dict[int, tuple[str, ...]] = {2: ("group",), 3: ()}
+DROPPED_FIELDS: dict[int, tuple[str, ...]] = {2: ("group",), 3: (), 4: ()}
 NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 
 
@@ -165,7 +166,7 @@ class Source(_Strict):
 class DeviceProfile(_Strict):
     """A device the latency model can predict for (docs/DESIGN.md: Device profiles)."""
 
-    schema_version: Literal[3] = SCHEMA_VERSION
+    schema_version: Literal[4] = SCHEMA_VERSION
     name: str = Field(min_length=1, pattern=NAME_PATTERN)
     device: str = Field(min_length=1, description="the hardware in words")
     kind: Literal["gpu", "cpu"]
