@@ -122,10 +122,11 @@ def quality(measured: np.ndarray, predicted: np.ndarray) -> FitQuality:
     return FitQuality(samples=len(ape), median_ape=float(np.median(ape)), max_ape=float(ape.max()))
 
 
-def _solve(problem: _Problem) -> tuple[np.ndarray, float]:
+def _solve(problem: _Problem, robust: float | None = None) -> tuple[np.ndarray, float]:
     span = np.log(_RANGE)
+    loss = {"loss": "soft_l1", "f_scale": robust} if robust else {}
     result = least_squares(problem.residuals, problem.theta0, bounds=(problem.theta0 - span, problem.theta0 + span),
-                           method="trf", x_scale=1.0, max_nfev=400 * len(problem.theta0))
+                           method="trf", x_scale=1.0, max_nfev=400 * len(problem.theta0), **loss)
     return result.x, float(result.cost)
 
 
@@ -143,17 +144,19 @@ def _with_predictions(measurements: list[Measurement], predicted_s: np.ndarray) 
     return [m.model_copy(update={"predicted_ms": float(p * 1e3)}) for m, p in zip(measurements, predicted_s)]
 
 
-def fit(measurements: list[Measurement], prior: LatencyModel, *, lanes: int | None = None, aligned: bool = False
-        ) -> tuple[LatencyModel, list[Measurement], FitQuality]:
+def fit(measurements: list[Measurement], prior: LatencyModel, *, lanes: int | None = None, aligned: bool = False,
+        robust: float | None = None) -> tuple[LatencyModel, list[Measurement], FitQuality]:
     """Fitted model, the measurements with their predicted_ms, and the fit error on them. The vector width
     is discrete: given (from a spec sheet) or, if None, every width in LANE_CHOICES is fitted and the best kept.
     With `aligned` the speed of convs with unaligned channels is fitted too (GPUs: tensor cores), else it
-    stays the prior's."""
+    stays the prior's. With `robust` the loss is soft-L1 on log time, linear beyond that log error: a few
+    benchmarks a library runs on an unusually slow algorithm (cuDNN's grouped convs: up to 11x their class)
+    then no longer drag their whole class (benchmarks/crossvalidate_micro.py)."""
     if not measurements:
         raise CostModelError("nothing to fit: no measurements", "run the profiler on at least one benchmark")
     problems = [_Problem(measurements, prior, width, aligned=aligned)
                 for width in ((lanes,) if lanes else LANE_CHOICES)]
-    problem, (theta, _) = min(((p, _solve(p)) for p in problems), key=lambda solution: solution[1][1])
+    problem, (theta, _) = min(((p, _solve(p, robust)) for p in problems), key=lambda solution: solution[1][1])
     model, _, predicted = _solved(problem, theta)
     return model, _with_predictions(measurements, predicted), quality(problem.measured, predicted)
 

@@ -27,9 +27,8 @@ from tqdm import tqdm
 from costmodel.engine.analysis import analyze
 from costmodel.errors import CostModelError
 from costmodel.latency.model import op_samples
-from costmodel.latency.fitting import fit
 from costmodel.latency.host import fit_host
-from costmodel.latency.profiler import generic_prior
+from costmodel.latency.profiler import fit_gpu_device
 from costmodel.latency.profiles import PROFILE_DIR, DeviceProfile, HostModel, Measurement, \
     save_profile
 from costmodel.zoo.layers import channel_shuffle
@@ -127,7 +126,7 @@ def fit_h200(measured: DeviceProfile, host: HostModel) -> DeviceProfile:
     """The shipped H200 profile at the batch of `measured` (a `profiler_grid`): its device model fitted again
     from the generic GPU prior with the current model form, and the host model of every grid."""
     batch = measured.batch
-    model, measurements, quality = fit(list(measured.measurements), generic_prior("gpu"), aligned=True)
+    model, measurements, quality = fit_gpu_device(list(measured.measurements))
     how = (f"{measured.source.description}; device model refitted with the current model form, host model "
            f"fitted to that run's and data/measurements/h200-2026-11-30/'s grids at every batch (cuDNN 9.19, "
            f"fp32, TF32 convolutions, eager PyTorch). No whole network is in the fit.")

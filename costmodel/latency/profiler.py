@@ -44,6 +44,9 @@ MAX_MADDS = 2e9  # per benchmark: VGG's largest 3x3 conv at 224 px has 1.85e9
 TURNS_QUICK, TURNS_FULL = 15, 31  # timed calls per micro-benchmark
 MAX_ACTIVATION = 4e6  # elements; VGG's 64 x 224 x 224 = 3.2M is the largest at batch 1
 TOKENS = (49, 196, 197, 256, 577)  # attention sequence lengths: 7x7 .. 24x24 patches (+ a class token)
+# Soft-L1 scale of the GPU device fit (log time): chosen among none, 0.3 and 0.1 by out-of-fold error on the
+# H200 micro-benchmarks (benchmarks/crossvalidate_micro.py, docs/readme/gpu.md), no network involved.
+GPU_ROBUST_SCALE = 0.1
 
 
 @dataclass(frozen=True)
@@ -290,11 +293,18 @@ def generic_prior(kind: str) -> LatencyModel:
     return LatencyModel(kernels=kernels, cache_bytes=4e6, spill=0.5, parallel_channels=gpu)
 
 
+def fit_gpu_device(measurements: list[Measurement], robust: float | None = GPU_ROBUST_SCALE
+                   ) -> tuple[LatencyModel, list[Measurement], FitQuality]:
+    """A GPU's device-time model fitted to graph-replayed micro-benchmarks: aligned channels fitted, robust
+    to cuDNN's slow-algorithm outliers (GPU_ROBUST_SCALE; other scales only to compare them)."""
+    return fit(measurements, generic_prior("gpu"), aligned=True, robust=robust)
+
+
 def fit_gpu(measurements: list[Measurement], data: str) -> tuple[LatencyModel, list[Measurement], FitQuality,
                                                                  HostModel]:
     """The two resources of a GPU profile: the device-time model fitted to the measurements' `ms` (device
     time, graph-replayed) and the host model fitted to their `host_ms`; `data` names the measurements."""
-    model, fitted, quality = fit(measurements, generic_prior("gpu"), aligned=True)
+    model, fitted, quality = fit_gpu_device(measurements)
     host, _ = fit_host(fitted, data)
     return model, fitted, quality, host
 
