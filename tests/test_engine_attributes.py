@@ -100,9 +100,10 @@ def test_linear_pool_and_softmax_attributes():
 
 def test_kernel_hint_separates_pointwise_from_spatial_convs():
     model = nn.Sequential(nn.Conv2d(8, 8, 1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.SiLU(),
-                          nn.Conv2d(8, 8, 3, padding=1, groups=8))
+                          nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.Conv2d(8, 8, 1, groups=2),
+                          nn.Conv2d(8, 8, 3, padding=1, groups=2))
     hints = list(costmodel.analyze(model, (1, 8, 6, 6), fold_bn=False).ops["kernel_hint"])
-    assert hints == ["conv1x1", "elementwise", "conv", "activation", "depthwise_conv"]
+    assert hints == ["conv1x1", "elementwise", "conv", "activation", "depthwise_conv", "group_conv1x1", "group_conv"]
 
 
 def test_op_handles_override_or_ignore_an_op_for_one_analysis_only():

@@ -187,10 +187,11 @@ def function_spec(raw: str) -> OpSpec | None:
 
 
 def kernel_hint(spec: OpSpec | None, kind: OpKind, attributes: dict[str, object]) -> str:
-    """The kernel class of an op: dense convs split into 1x1 (a plain GEMM) and kxk; other convs by kind."""
+    """The kernel class of an op: dense and group convs split into 1x1 (a plain GEMM, one per group) and kxk;
+    depthwise convs by kind."""
     if spec is None:
         return "other"
-    if kind is OpKind.CONV:
+    if kind in (OpKind.CONV, OpKind.GROUP_CONV):
         kernel = attributes.get("kernel_size") or ()
-        return "conv1x1" if kernel and all(k == 1 for k in kernel) else "conv"
+        return f"{kind.value}1x1" if kernel and all(k == 1 for k in kernel) else kind.value
     return kind.value if kind in CONV_KINDS else spec.hint
