@@ -126,3 +126,15 @@ def test_the_grid_pairs_convs_of_aligned_channels_with_odd_twins():
                 (a[1], int(a[2]) + 1, int(a[3]) + 1, a[4]):
             pairs += 1
     assert pairs >= 25
+
+
+def test_the_grid_holds_shufflenet_v1_units_at_every_group_count_and_regnet_group_widths():
+    """Which grouped-conv kernel cuDNN runs depends on group count and width: the grid holds ShuffleNet V1's
+    grouped 1x1 reduction to a quarter of the width and the expansion back, for 2, 3, 4 and 8 groups, and
+    grouped 3x3 convs of RegNet-X-1.6GF's group width 24."""
+    shapes = [(b.make(), b.shape) for b in grid(batch=1) if b.label.startswith("gconv")]
+    units = {(conv.groups, conv.in_channels == 4 * conv.out_channels) for conv, _ in shapes
+             if conv.kernel_size == (1, 1) and conv.in_channels in (4 * conv.out_channels, conv.out_channels // 4)}
+    assert units == {(g, reduce) for g in (2, 3, 4, 8) for reduce in (True, False)}
+    widths = {conv.in_channels // conv.groups for conv, _ in shapes if conv.kernel_size == (3, 3)}
+    assert {8, 16, 24, 32, 48, 64} <= widths

@@ -6,10 +6,10 @@ to 2048 channels at 7-224 px, strided and dilated, stems and patchify convs, gro
 and 1x1, depthwise 3x3-7x7 at stride 1 and 2, SE-sized convs, linear layers (classifiers with up to 400 MB
 of weights, and per token), every activation, add/mul (also broadcasting), BatchNorm/GroupNorm/LayerNorm,
 channel split, concat of 2-8 inputs, channel shuffle, padding, upsampling, max/avg pooling at stride 1 and 2,
-reductions, attention (q @ k^T, softmax, SDPA), and dense convs with channels in multiples of 8 beside
-odd-width twins. Shapes are drawn from a fixed seed, so a profile is
-reproducible; `quick` draws fewer. Every benchmark is analysed by the engine, so the fit sees
-exactly the features a prediction will see.
+reductions, attention (q @ k^T, softmax, SDPA), dense convs with channels in multiples of 8 beside
+odd-width twins, and grouped convs at network widths (ShuffleNet V1 units at 2-8 groups, RegNet group widths
+8-64). Shapes are drawn from fixed seeds, so a profile is reproducible; `quick` draws fewer. Every benchmark
+is analysed by the engine, so the fit sees exactly the features a prediction will see.
 """
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ MAX_MADDS = 2e9  # per benchmark: VGG's largest 3x3 conv at 224 px has 1.85e9
 TURNS_QUICK, TURNS_FULL = 15, 31  # timed calls per micro-benchmark
 MAX_ACTIVATION = 4e6  # elements; VGG's 64 x 224 x 224 = 3.2M is the largest at batch 1
 TOKENS = (49, 196, 197, 256, 577)  # attention sequence lengths: 7x7 .. 24x24 patches (+ a class token)
+SHUFFLENET_V1_WIDTHS = {2: 200, 3: 240, 4: 272, 8: 384}  # stage 2 output channels by groups: ShuffleNet V1 Table 1
 # Soft-L1 scale of the GPU device fit (log time): chosen among none, 0.3 and 0.1 by out-of-fold error on the
 # H200 micro-benchmarks (benchmarks/crossvalidate_micro.py, docs/readme/gpu.md), no network involved.
 GPU_ROBUST_SCALE = 0.1
@@ -215,6 +216,24 @@ def _aligned_convs(draw: _Draw, n: int, batch: int) -> Iterator[Bench]:
             yield from _conv_bench(f"conv{k}x{k}", c1 + twin, c2 + twin, hw, k, s if k > 1 else 1, batch=batch)
 
 
+def _grouped_shapes(draw: _Draw, n: int, batch: int) -> Iterator[Bench]:
+    """Grouped convs at the widths networks use: ShuffleNet V1 units (a grouped 1x1 reduction to a quarter of
+    the width and back, 2-8 groups, Table 1's stage widths x 0.5-2 at 28, 14 and 7 px) and RegNet-style grouped
+    3x3 convs (group widths 8-64, 24 and 48 included). The random draws above hold ~19 grouped 1x1 shapes per
+    batch and no group width of 24, too few to pin down by group count which kernel cuDNN runs
+    (docs/readme/gpu.md). Drawn from their own seed, so the draws above stay as they were."""
+    for _ in range(n):
+        g, stage = draw.choice((2, 3, 4, 8)), draw.choice((0, 1, 2))
+        width = round(SHUFFLENET_V1_WIDTHS[g] * draw.choice((0.5, 1.0, 1.5, 2.0))) << stage
+        out, hw = max(4 * g, width // (4 * g) * 4 * g), 28 >> stage
+        yield from _conv_bench(f"gconv1x1 g{g}", out, out // 4, hw, g=g, batch=batch)
+        yield from _conv_bench(f"gconv1x1 g{g}", out // 4, out, hw, g=g, batch=batch)
+        group_width = draw.choice((8, 16, 24, 24, 32, 48, 64))
+        c = draw.channels(2 * group_width, 1024, group_width)
+        yield from _conv_bench(f"gconv3x3 g{c // group_width}", c, c, draw.choice(RESOLUTIONS), 3,
+                               draw.choice((1, 1, 1, 2)), c // group_width, batch=batch)
+
+
 def _attention_ops(draw: _Draw, n: int, batch: int) -> Iterator[Bench]:
     """Attention at vision-transformer shapes: scores (q @ k^T), softmax over them, and fused SDPA."""
     for _ in range(n):
@@ -264,7 +283,8 @@ def grid(*, quick: bool = False, batch: int = 1, scale: float = 1.0) -> list[Ben
     n_conv = max(3, round((110 if quick else 240) * scale))
     n_memory = max(1, round((5 if quick else 12) * scale))
     return [*_convs(draw, n_conv, batch), *_attention_ops(draw, max(1, n_memory // 2), batch),
-            *_memory_ops(draw, n_memory, batch), *_aligned_convs(_Draw(SEED + 1), max(1, n_conv // 6), batch)]
+            *_memory_ops(draw, n_memory, batch), *_aligned_convs(_Draw(SEED + 1), max(1, n_conv // 6), batch),
+            *_grouped_shapes(_Draw(SEED + 2), max(1, n_conv // 10), batch)]
 
 
 def machine_name(device: torch.device) -> str:
