@@ -110,11 +110,12 @@ def ablation_table(grids: dict[int, list[Measurement]]) -> pd.DataFrame:
     columns = {}
     for merged in (True, False):
         for robust in ROBUST_CHOICES:
+            variant = f"{'merged' if merged else 'split'} {'lsq' if robust is None else f'l1 {robust}'}"
             with grouped_classes_merged() if merged else contextlib.nullcontext():
                 for batch, measurements in grids.items():
-                    name = f"{'merged' if merged else 'split'} {'lsq' if robust is None else f'l1 {robust}'} b{batch}"
-                    columns[name] = by_family(out_of_fold(measurements, gpu_fit(robust)))["median_abs"]
-            print(f"  done: {'merged' if merged else 'split'} classes, robust {robust}", file=sys.stderr, flush=True)
+                    errors = out_of_fold(measurements, gpu_fit(robust))
+                    columns[f"{variant} b{batch}"] = by_family(errors)["median_abs"]
+            print(f"  done: {variant}", file=sys.stderr, flush=True)
     return pd.DataFrame(columns).T
 
 

@@ -5,16 +5,16 @@ kernel runs it, because that is what its speed depends on. The class comes from 
 hint (costmodel.engine.ops): dense 1x1 and kxk convs run different kernels (a plain GEMM vs. im2col or direct
 convolution), and grouped ones split the same way (`group_conv1x1`: ShuffleNet V1's pointwise group convs run
 other library kernels than grouped 3x3 convs; with the classes apart, out of fold, grouped 1x1 convs are
-predicted better on the H200 and the CPU and grouped 3x3 convs no worse, docs/readme/gpu.md); transcendental activations (sigmoid, SiLU, ...) cost more per
-element than ReLU or an add, and a few (ELU, tanh) run at a fraction of memory speed in CPU builds
-(`slow_activation`, 1-3 GB/s against 10-17 GB/s for SiLU on the AMD EPYC profile); normalisations that
-compute statistics (LayerNorm, GroupNorm, RMSNorm) make more than one pass over their input (`norm`), and so
-does unfused inference BatchNorm on a CPU, while a GPU runs it as one per-channel scale and shift at memory
-speed (`batch_norm`: 8 us for 15 MB on the H200, where GroupNorm takes several kernels); max pooling is far
-slower than average pooling on CPUs, and global pooling is a reduction; a channel split of a
-contiguous tensor is a view in PyTorch but a copy in other frameworks. Attention (SDPA) runs as batched
-matrix products and shares the linear class. Each class gets its own fitted parameters, so a profile learns
-those differences from measurements instead of assuming them.
+predicted better on the H200 and the CPU and grouped 3x3 convs no worse, docs/readme/gpu.md); transcendental
+activations (sigmoid, SiLU, ...) cost more per element than ReLU or an add, and a few (ELU, tanh) run at a
+fraction of memory speed in CPU builds (`slow_activation`, 1-3 GB/s against 10-17 GB/s for SiLU on the AMD
+EPYC profile); normalisations that compute statistics (LayerNorm, GroupNorm, RMSNorm) make more than one pass
+over their input (`norm`), and so does unfused inference BatchNorm on a CPU, while a GPU runs it as one
+per-channel scale and shift at memory speed (`batch_norm`: 8 us for 15 MB on the H200, where GroupNorm takes
+several kernels); max pooling is far slower than average pooling on CPUs, and global pooling is a reduction;
+a channel split of a contiguous tensor is a view in PyTorch but a copy in other frameworks. Attention (SDPA)
+runs as batched matrix products and shares the linear class. Each class gets its own fitted parameters, so a
+profile learns those differences from measurements instead of assuming them.
 """
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ from costmodel.engine.kinds import OpKind
 from costmodel.engine.ops import BY_NAME
 
 KERNEL_CLASSES = (
-    "conv1x1", "conv", "group_conv", "group_conv1x1", "depthwise_conv", "linear", "max_pool", "avg_pool", "reduction",
-    "elementwise", "activation", "slow_activation", "batch_norm", "norm", "split", "concat", "data_movement",
-    "shuffle", "other",
+    "conv1x1", "conv", "group_conv", "group_conv1x1", "depthwise_conv", "linear", "max_pool", "avg_pool",
+    "reduction", "elementwise", "activation", "slow_activation", "batch_norm", "norm", "split", "concat",
+    "data_movement", "shuffle", "other",
 )
 # Classes whose time has an arithmetic term (multiply-adds, or window reads for pooling) besides memory traffic.
 COMPUTE_CLASSES = frozenset({"conv1x1", "conv", "group_conv", "group_conv1x1", "depthwise_conv", "linear", "max_pool",
