@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from costmodel import zoo  # noqa: E402
 from costmodel.latency.gpu_profiles import H200_DIR  # noqa: E402
-from costmodel.latency.timing import CudaClock, HostClock, gpu_times, steady_allocator  # noqa: E402
+from costmodel.latency.timing import GRAPH_CALLS, CudaClock, HostClock, gpu_times, steady_allocator  # noqa: E402
 from costmodel.sources.hub import load_real  # noqa: E402
 from costmodel.studies.gpu_validation import FRESH, HELD_OUT, stored_networks  # noqa: E402
 
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.backends.cudnn.benchmark = False
     meta = {"device": torch.cuda.get_device_name() if DEVICE == "cuda" else "cpu", "torch": torch.__version__,
             "cudnn": torch.backends.cudnn.version(), "tf32_conv": torch.backends.cudnn.allow_tf32,
-            "tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "date": time.strftime("%Y-%m-%d"), "K": 20}
+            "tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "date": time.strftime("%Y-%m-%d"), "K": GRAPH_CALLS}
     (args.out / "meta.json").write_text(json.dumps(meta) + "\n", encoding="utf-8")
     sets = {"fresh": list(FRESH), "held-out": list(HELD_OUT),
             "zoo": [(arch, "zoo", arch, params) for arch, params in stored_networks(H200_DIR)]}

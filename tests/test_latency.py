@@ -222,4 +222,3 @@ def test_a_gpu_fills_with_output_elements_a_cpu_core_with_output_positions():
     assert _conv_ms(profile, 64, 2048, 7, kernels=kernels) == pytest.approx(work_ms / (49 / 1049), rel=1e-6)
     assert _conv_ms(profile, 64, 2048, 7, kernels=kernels, parallel_channels=True) == \
         pytest.approx(work_ms / (100352 / 101352), rel=1e-6)
-

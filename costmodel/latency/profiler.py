@@ -35,6 +35,7 @@ from costmodel.latency.profiles import DeviceProfile, FitQuality, HostModel, Ker
     Source, check_name
 from costmodel.latency.timing import (ROTATION_BLOCK, Clock, CudaClock, cpu_clock, gpu_times, steady_allocator,
                                       time_in_rotation, torch_threads)
+from costmodel.zoo.shufflenet_v1 import BOTTLENECK_RATIO, STAGE_WIDTHS
 from costmodel.zoo.layers import channel_shuffle
 
 SEED = 2018  # ShuffleNet V2's year: any fixed value makes the grid reproducible
@@ -44,7 +45,6 @@ MAX_MADDS = 2e9  # per benchmark: VGG's largest 3x3 conv at 224 px has 1.85e9
 TURNS_QUICK, TURNS_FULL = 15, 31  # timed calls per micro-benchmark
 MAX_ACTIVATION = 4e6  # elements; VGG's 64 x 224 x 224 = 3.2M is the largest at batch 1
 TOKENS = (49, 196, 197, 256, 577)  # attention sequence lengths: 7x7 .. 24x24 patches (+ a class token)
-SHUFFLENET_V1_WIDTHS = {2: 200, 3: 240, 4: 272, 8: 384}  # stage 2 output channels by groups: ShuffleNet V1 Table 1
 # Soft-L1 scale of the GPU device fit (log time): chosen among none, 0.3 and 0.1 by out-of-fold error on the
 # H200 micro-benchmarks (benchmarks/crossvalidate_micro.py, docs/readme/gpu.md), no network involved.
 GPU_ROBUST_SCALE = 0.1
@@ -224,10 +224,11 @@ def _grouped_shapes(draw: _Draw, n: int, batch: int) -> Iterator[Bench]:
     (docs/readme/gpu.md). Drawn from their own seed, so the draws above stay as they were."""
     for _ in range(n):
         g, stage = draw.choice((2, 3, 4, 8)), draw.choice((0, 1, 2))
-        width = round(SHUFFLENET_V1_WIDTHS[g] * draw.choice((0.5, 1.0, 1.5, 2.0))) << stage
-        out, hw = max(4 * g, width // (4 * g) * 4 * g), 28 >> stage
-        yield from _conv_bench(f"gconv1x1 g{g}", out, out // 4, hw, g=g, batch=batch)
-        yield from _conv_bench(f"gconv1x1 g{g}", out // 4, out, hw, g=g, batch=batch)
+        width = round(STAGE_WIDTHS[g] * draw.choice((0.5, 1.0, 1.5, 2.0))) << stage
+        unit = BOTTLENECK_RATIO * g  # the bottleneck (a 1/BOTTLENECK_RATIO of the width) splits into g groups
+        out, hw = max(unit, width // unit * unit), 28 >> stage
+        yield from _conv_bench(f"gconv1x1 g{g}", out, out // BOTTLENECK_RATIO, hw, g=g, batch=batch)
+        yield from _conv_bench(f"gconv1x1 g{g}", out // BOTTLENECK_RATIO, out, hw, g=g, batch=batch)
         group_width = draw.choice((8, 16, 24, 24, 32, 48, 64))
         c = draw.channels(2 * group_width, 1024, group_width)
         yield from _conv_bench(f"gconv3x3 g{c // group_width}", c, c, draw.choice(RESOLUTIONS), 3,
