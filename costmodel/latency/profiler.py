@@ -35,6 +35,7 @@ from costmodel.latency.profiles import DeviceProfile, FitQuality, HostModel, Ker
     Source, check_name
 from costmodel.latency.timing import (ROTATION_BLOCK, Clock, CudaClock, cpu_clock, gpu_times, steady_allocator,
                                       time_in_rotation, torch_threads)
+from costmodel.zoo.resnet import STAGES as RESNET_STAGES
 from costmodel.zoo.shufflenet_v1 import BOTTLENECK_RATIO, STAGE_WIDTHS
 from costmodel.zoo.layers import channel_shuffle
 
@@ -235,6 +236,24 @@ def _grouped_shapes(draw: _Draw, n: int, batch: int) -> Iterator[Bench]:
                                draw.choice((1, 1, 1, 2)), c // group_width, batch=batch)
 
 
+def _stage_convs(n: int, batch: int) -> Iterator[Bench]:
+    """Dense 3x3 convs at ResNet's stage widths (costmodel.zoo.resnet: 64-512 channels at 56-7 px; also x0.5
+    and x2, slim and wide ResNets), in ResNet's pair (a 3x3 conv within the stage, and the stage's first one
+    striding from twice the resolution) and in VGG's, at twice ResNet's resolution (within the stage, and its
+    first one widening from half the width). The random draws above hold ~12 aligned dense 3x3 convs per batch,
+    none above 0.4 GMAC at batch 1 where VGG's reach 1.85 GMAC, so networks built of them were predicted by
+    extrapolation (docs/readme/gpu.md). `n` stage-width pairs, the plain widths first."""
+    pairs = [(mult, index) for mult in (1.0, 0.5, 2.0) for index in range(len(RESNET_STAGES))]
+    seen: set[str] = set()  # a slim stage's shapes recur in the next stage at the plain width
+    for mult, index in pairs[:n]:
+        width, hw = round(RESNET_STAGES[index][1] * mult), 56 >> index
+        for c_in, size, stride in ((width, hw, 1), (width, 2 * hw, 2), (width, 2 * hw, 1), (width // 2, 2 * hw, 1)):
+            for bench in _conv_bench("conv3x3", c_in, width, size, 3, stride, batch=batch):
+                if bench.label not in seen:
+                    seen.add(bench.label)
+                    yield bench
+
+
 def _attention_ops(draw: _Draw, n: int, batch: int) -> Iterator[Bench]:
     """Attention at vision-transformer shapes: scores (q @ k^T), softmax over them, and fused SDPA."""
     for _ in range(n):
@@ -285,7 +304,8 @@ def grid(*, quick: bool = False, batch: int = 1, scale: float = 1.0) -> list[Ben
     n_memory = max(1, round((5 if quick else 12) * scale))
     return [*_convs(draw, n_conv, batch), *_attention_ops(draw, max(1, n_memory // 2), batch),
             *_memory_ops(draw, n_memory, batch), *_aligned_convs(_Draw(SEED + 1), max(1, n_conv // 6), batch),
-            *_grouped_shapes(_Draw(SEED + 2), max(1, n_conv // 10), batch)]
+            *_grouped_shapes(_Draw(SEED + 2), max(1, n_conv // 10), batch),
+            *_stage_convs(max(1, n_conv // 20), batch)]
 
 
 def machine_name(device: torch.device) -> str:
