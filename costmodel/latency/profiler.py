@@ -305,7 +305,7 @@ def grid(*, quick: bool = False, batch: int = 1, scale: float = 1.0) -> list[Ben
     return [*_convs(draw, n_conv, batch), *_attention_ops(draw, max(1, n_memory // 2), batch),
             *_memory_ops(draw, n_memory, batch), *_aligned_convs(_Draw(SEED + 1), max(1, n_conv // 6), batch),
             *_grouped_shapes(_Draw(SEED + 2), max(1, n_conv // 10), batch),
-            *_stage_convs(max(1, n_conv // 20), batch)]
+            *_stage_convs(n_conv // 20, batch)]
 
 
 def machine_name(device: torch.device) -> str:
