@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         save_profile(profile, path)
         print(f"wrote {path} after {time.perf_counter() - start:.0f} s: {profile.device}, batch {profile.batch}, "
               f"{profile.fit.samples} micro-benchmarks; fit error median {profile.fit.median_ape:.1f}%, "
-              f"max {profile.fit.max_ape:.1f}%")
+              f"90th percentile {profile.fit_p90_ape:.1f}%, max {profile.fit.max_ape:.1f}%")
         print(f"use it: python -m costmodel analyze shufflenet_v2 --device {path}")
     if several and all(p.host is not None for p in written.values()):
         _share_host(written)

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from costmodel.errors import CostModelError
@@ -200,6 +201,15 @@ class DeviceProfile(_Strict):
                 data["measurements"] = [{k: v for k, v in m.items() if k not in DROPPED_FIELDS[step]}
                                         if isinstance(m, dict) else m for m in data["measurements"]]
         return data
+
+    @property
+    def fit_p90_ape(self) -> float | None:
+        """90th percentile of the fit's absolute percentage error on its own measurements (None if they carry no
+        predicted_ms): `fit.max_ape` is the one worst micro-benchmark, and a fit leaves a few shapes that a
+        library runs on a slow algorithm far off (a GPU fit on purpose: robust loss, docs/readme/gpu.md), so
+        the 90th percentile says more about the bulk."""
+        errors = [abs(m.predicted_ms / m.ms - 1) * 100 for m in self.measurements if m.predicted_ms is not None]
+        return float(np.percentile(errors, 90)) if errors else None
 
     @property
     def unit(self) -> str:
