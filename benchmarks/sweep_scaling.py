@@ -83,9 +83,9 @@ def main() -> None:
     table["vs serial"] = table["points/s"] / float(table["points/s"].iloc[0])
     table["efficiency"] = [None if w == 0 else table["points/s"].iloc[i] / (one * w)
                            for i, w in enumerate(table["workers"])]
-    print(f"Sweep scaling - {len(plan.points)} points of g1_pointwise on {args.device} - {machine_name(torch.device('cpu'))}, "
-          f"{os.cpu_count()} cores, {datetime.date.today()}; load average {load_before:.1f} before, "
-          f"{os.getloadavg()[0]:.1f} after (a shared machine: noisy)")
+    print(f"Sweep scaling - {len(plan.points)} points of g1_pointwise on {args.device} - "
+          f"{machine_name(torch.device('cpu'))}, {os.cpu_count()} cores, {datetime.date.today()}; "
+          f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (a shared machine: noisy)")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
 

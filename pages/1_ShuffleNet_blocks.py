@@ -70,7 +70,8 @@ a, b = st.columns(2)
 net_groups = a.pills("V1 groups g", V1_GROUPS, default=3, key="net_groups", required=True)
 v1_width = a.select_slider("V1 width", (0.25, 0.5, 1.0, 1.5, 2.0), 1.0, key="v1_width")
 v2_width = b.select_slider("V2 width", (0.5, 1.0, 1.5, 2.0), 1.0, key="v2_width")
-networks = [ZooModel.of("shufflenet_v1", groups=net_groups, width=v1_width), ZooModel.of("shufflenet_v2", width=v2_width)]
+networks = [ZooModel.of("shufflenet_v1", groups=net_groups, width=v1_width),
+            ZooModel.of("shufflenet_v2", width=v2_width)]
 ui.table(tables.transposed(tables.readable(ui.compute(evaluate.rows, networks, settings, spinner="Analysing the "
                                                      "networks..."), settings)), "networks_metrics",
          caption="ShuffleNet V1 vs V2 networks at 224x224.")

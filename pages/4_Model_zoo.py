@@ -27,7 +27,8 @@ with left:
 model = ZooModel.of(arch, resolution=resolution, **params)
 with right:
     ui.table(tables.transposed(tables.readable(ui.compute(evaluate.rows, [model], settings, spinner="Analysing..."),
-                                               settings)), "zoo_model", caption=f"{model.label}: costs (FLOPs = multiply-adds) and predicted latency.")
+                                               settings)), "zoo_model",
+             caption=f"{model.label}: costs (FLOPs = multiply-adds) and predicted latency.")
     ui.chart(figures.breakdown_bars(evaluate.breakdown([model], settings), title=f"{model.label}: where the time "
                                     "goes"), "zoo_model_breakdown")
     if note := evaluate.host_bound(model, settings):

@@ -14,7 +14,8 @@ import pytest
 from costmodel import CostModelError, analyze
 from costmodel.viz import figures, tables
 from costmodel.studies import guideline_sweeps, ranking, scaling, yourmodel, zoo_table
-from costmodel.studies.evaluate import Settings, ZooModel, breakdown, device_batch, latency, op_table, per_image, profile
+from costmodel.studies.evaluate import (Settings, ZooModel, breakdown, device_batch, latency, op_table, per_image,
+                                        profile)
 from costmodel.latency.model import predict
 from costmodel.latency.profiles import profile_names
 from costmodel.studies.published import accuracies, top1

@@ -198,7 +198,8 @@ def test_g2_g3_g4_controls() -> None:
                       "Your setting: ReLU no, shortcut yes"]
     rep = engine("g4_bottleneck", relu=False, shortcut=True, c=32)  # Table 4's first columns: c = 32
     for device in PROFILES:
-        assert metrics(app.tabs[3])[f"{device.name} ({device.unit}, batch 1)"] == f"{predict(rep, device).throughput:.4g}"
+        assert (metrics(app.tabs[3])[f"{device.name} ({device.unit}, batch 1)"]
+                == f"{predict(rep, device).throughput:.4g}")
 
 
 # ---------------------------------------------------------------- EfficientNet scaling

@@ -133,7 +133,8 @@ def test_batchnorm_folds_into_the_conv_by_default():
     assert list(kept.ops["kind"]) == ["conv", "elementwise", "elementwise"]
     bn = kept.ops.iloc[1]
     assert bn.mac_elements == 2 * c2 * h * h + 2 * c2
-    assert kept.summary["params"] == folded.summary["params"] == sum(p.numel() for p in conv_bn_relu(c1, c2).parameters())
+    assert (kept.summary["params"] == folded.summary["params"]
+            == sum(p.numel() for p in conv_bn_relu(c1, c2).parameters()))
 
 
 def test_dropout_is_identity_and_flatten_moves_no_memory():

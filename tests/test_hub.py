@@ -58,6 +58,7 @@ def test_the_same_network_from_two_libraries_costs_the_same():
     its own BatchNormAct2d with a shape assert on its input): FLOPs, params and MAC must agree, BN folded in both."""
     from costmodel.engine.analysis import analyze
 
-    summaries = [analyze(*load_model(name)[:2]).summary for name in ("torchvision:mobilenet_v2", "timm:mobilenetv2_100")]
+    summaries = [analyze(*load_model(name)[:2]).summary
+                 for name in ("torchvision:mobilenet_v2", "timm:mobilenetv2_100")]
     keys = ("flops", "params", "mac_elements")
     assert [s[k] for k in keys for s in summaries[:1]] == [s[k] for k in keys for s in summaries[1:]]

@@ -37,7 +37,8 @@ def changed(path: tuple, value: object) -> dict:
 
 
 def test_infinity_and_nan_are_rejected_naming_the_field():
-    text = json.dumps(changed(("latency_model", "cache_bytes"), 1.0)).replace('"cache_bytes": 1.0', '"cache_bytes": Infinity')
+    text = json.dumps(changed(("latency_model", "cache_bytes"), 1.0)).replace('"cache_bytes": 1.0',
+                                                                               '"cache_bytes": Infinity')
     assert "field 'latency_model.cache_bytes'" in rejection(text) and "finite" in rejection(text)
     assert "field 'measurements.0.ms'" in rejection(changed(("measurements", 0, "ms"), float("nan")))
 
@@ -60,7 +61,8 @@ def test_numbers_json_cannot_hold_and_oversized_files_are_rejected():
 
 
 JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+                           lambda inner: (st.lists(inner, max_size=4)
+                                          | st.dictionaries(st.text(max_size=12), inner, max_size=4)),
                            max_leaves=12)
 
 

@@ -128,7 +128,8 @@ def test_an_upload_named_torch_cannot_shadow_torch_and_allocates_under_the_limit
 
 def test_printing_a_gigabyte_is_stopped_with_one_line():
     started = time.monotonic()
-    message = outcome("import sys\nline = 'x' * 2**20 + '\\n'\nfor _ in range(1024):\n    sys.stdout.write(line)\n" + NET)
+    message = outcome("import sys\nline = 'x' * 2**20 + '\\n'\nfor _ in range(1024):\n"
+                      "    sys.stdout.write(line)\n" + NET)
     assert "printed more than" in message and "remove the prints" in message
     assert time.monotonic() - started < LIMITS.seconds
 

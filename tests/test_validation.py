@@ -35,7 +35,8 @@ def stored() -> lv.Stored:
 @pytest.mark.parametrize(("threads", "variant"), sorted(CLAIMED))
 def test_report_half_meets_the_claimed_targets(stored, threads, variant):
     if not (stored.timings["threads"] == threads).any():
-        pytest.fail(f"no stored {threads}-thread timings: run benchmarks/validate_latency.py --time --threads {threads}")
+        pytest.fail(f"no stored {threads}-thread timings: run benchmarks/validate_latency.py "
+                    f"--time --threads {threads}")
     table = lv.predictions(stored, load_profile(f"amd_epyc_{threads}t"), threads)
     assert table["predicted_ms"].notna().all() and (table["measured_ms"] > 0).all()
     assert (table["half"] == "report").sum() >= 2 * 20, "at least 20 report networks, fused and eval"

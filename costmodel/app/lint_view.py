@@ -15,9 +15,9 @@ from costmodel.studies.lint import DEFAULT_DEVICE, LintResult
 
 SHOWN = 12  # findings listed before "show all"
 
-_HOW = (f"Thresholds (costmodel.studies.lint): G1/G2 flag MAC {100 * rules.MAC_EXCESS_LIMIT:.0f}% or more above the least "
-        f"MAC of the same FLOPs; G3 flags blocks with more than {rules.MAX_COMPUTE_OPS} compute ops or more than "
-        f"{rules.MAX_WIDTH} in parallel; G4 flags an elementwise or data-movement op type with "
+_HOW = (f"Thresholds (costmodel.studies.lint): G1/G2 flag MAC {100 * rules.MAC_EXCESS_LIMIT:.0f}% or more above "
+        f"the least MAC of the same FLOPs; G3 flags blocks with more than {rules.MAX_COMPUTE_OPS} compute ops "
+        f"or more than {rules.MAX_WIDTH} in parallel; G4 flags an elementwise or data-movement op type with "
         f"{100 * rules.TIME_SHARE_LIMIT:.0f}% or more of the predicted time. Cost = predicted time the finding "
         "costs on this device: G1/G2 the time saved by the balanced / dense conv at equal FLOPs, G3 the launch "
         "overhead and under-utilisation of the block's compute kernels, G4 the ops' whole time. Costs of "

@@ -125,7 +125,8 @@ class _Walker:
         self.ops: dict[str, _Op] = {}
         # Users that compute a tensor: a shape check (x.ndim, torch._assert) on a conv output does not keep
         # the BatchNorm after it from folding.
-        self.users = {n.name: sum(1 for u in n.users if _flat_tensor_metas(u.meta.get("val"))) for n in traced.graph.nodes}
+        self.users = {n.name: sum(1 for u in n.users if _flat_tensor_metas(u.meta.get("val")))
+                      for n in traced.graph.nodes}
 
     def run(self) -> list[_Op]:
         for node in self.traced.graph.nodes:
@@ -192,7 +193,8 @@ class _Walker:
             return n.meta.get("val")
 
         args = fx.node.map_arg(node.args, value)
-        operands = [_shape(v) for v in _flat_tensor_metas(list(args) + list(fx.node.map_arg(node.kwargs, value).values()))]
+        operands = [_shape(v)
+                    for v in _flat_tensor_metas(list(args) + list(fx.node.map_arg(node.kwargs, value).values()))]
         found: dict[str, object] = {"operands": operands}
         if spec is not None and spec.attrs is not None:
             module = self.traced.leaf_modules[node.target] if node.op == "call_module" else None

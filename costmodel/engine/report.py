@@ -162,7 +162,8 @@ _TUPLE = "__tuple__"
 
 
 def _tag_tuples(value: Any) -> Any:
-    """JSON has no tuples: wrap each in {"__tuple__": [...]} so any op attribute (shapes, kernel sizes) keeps its type."""
+    """JSON has no tuples: wrap each in {"__tuple__": [...]} so any op attribute (shapes, kernel sizes) keeps its
+    type."""
     if isinstance(value, tuple):
         return {_TUPLE: [_tag_tuples(item) for item in value]}
     if isinstance(value, list):

@@ -99,7 +99,8 @@ def label(arch: str, params: Mapping[str, object]) -> str:
 def load_model(spec: str, *, params: Mapping[str, object] | None = None, resolution: int | None = None,
                batch: int = 1, input_shape: tuple[int, ...] | None = None) -> tuple[nn.Module, tuple[int, ...], str]:
     """(model, input shape, label) of `spec`: a zoo arch or a `torchvision:NAME` / `timm:NAME` (costmodel.sources.hub),
-    with `params` and any inline ones (inline wins), or a user's model. Zoo models are built on the meta device: no memory, no init time."""
+    with `params` and any inline ones (inline wins), or a user's model. Zoo models are built on the meta device: no
+    memory, no init time."""
     check_range("batch", batch, BATCH_RANGE)
     if resolution is not None:
         check_range("resolution", resolution, RESOLUTION_RANGE)

@@ -172,7 +172,8 @@ def cost_columns(rep: Report) -> dict[str, Any]:
         "flops": s["flops"], "params": s["params"], "mac_elements": s["mac_elements"], "mac_bytes": s["mac_bytes"],
         "elementwise_ops": s["elementwise"]["ops"], "elementwise_mac_share": s["elementwise"]["mac_share"],
         "data_movement_ops": s["data_movement"]["ops"], "kernels": frag["kernels"],
-        "kernels_per_block": frag["kernels_per_block_mean"], "parallel_width": frag["width_mean"], "status": s["status"],
+        "kernels_per_block": frag["kernels_per_block_mean"], "parallel_width": frag["width_mean"],
+        "status": s["status"],
     }
 
 

@@ -132,7 +132,8 @@ def sweep(table: int, level: int, settings: Settings, choice: object = None) -> 
                 "arch": cell["arch"], "config": ", ".join(f"{k}={v}" for k, v in cell["kwargs"].items()),
                 "flops": rep.summary["flops"], "mac_elements": rep.summary["mac_elements"],
                 "mac_bytes": rep.summary["mac_bytes"],
-                "lower_bound_bytes": g1_lower_bound_total(rep) * rep.summary["bytes_per_element"] if table == 1 else math.nan,
+                "lower_bound_bytes": (g1_lower_bound_total(rep) * rep.summary["bytes_per_element"] if table == 1
+                                      else math.nan),
                 "device": device.name, "batch": batch, "predicted": lat.throughput,
                 "published": published, "unit": device.unit,
                 "error_pct": 100 * (lat.throughput - published) / published if published == published else math.nan,

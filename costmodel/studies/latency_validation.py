@@ -90,7 +90,8 @@ def summary(table: pd.DataFrame) -> dict[str, object]:
     first = table.iloc[0]
     out: dict[str, object] = {"machine": first["machine"], "torch": first["torch"], "date": first["date"],
                               "threads": int(first["threads"]), "batch": 1,
-                              "load_average_1min": [float(table["load_before"].max()), float(table["load_after"].max())]}
+                              "load_average_1min": [float(table["load_before"].max()),
+                                                    float(table["load_after"].max())]}
     for (half, variant), part in table.groupby(["half", "variant"]):
         out[f"{half}/{variant}"] = metrics(part)
     return out
@@ -149,7 +150,8 @@ def markdown(table: pd.DataFrame, profile: DeviceProfile) -> str:
             lines.append(f"| {half} | {variant} | {m['networks']} | {m['median_ape']:.1f}% | {m['max_ape']:.1f}% | "
                          f"{100 * m['within_10']:.0f}% | {m['kendall_tau']:.3f} | {m['flops_median_ape']:.1f}% | "
                          f"{m['flops_kendall_tau']:.3f} |")
-    lines += ["", "| half | family | network | variant | MFLOPs | predicted ms | measured ms | error | FLOPs-only error |",
+    lines += ["",
+              "| half | family | network | variant | MFLOPs | predicted ms | measured ms | error | FLOPs-only error |",
               "|---|---|---|---|---:|---:|---:|---:|---:|"]
     ordered = table.sort_values(["half", "family", "network", "variant"])
     lines += [f"| {r.half} | {r.family} | {r.network} | {r.variant} | {r.MFLOPs:.0f} | {r.predicted_ms:.2f} | "

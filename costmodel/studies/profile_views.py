@@ -104,8 +104,8 @@ def profile_machine(name: str, *, quick: bool = True, on_progress: Callable[[flo
                              "use letters, digits, '_', '-' and '.' only")
     out = Path(tempfile.mkdtemp(prefix="costmodel_profile_")) / f"{name}.json"
     command = command or [sys.executable, "-m", "costmodel", "profile", *(["--quick"] if quick else [])]
-    process = subprocess.Popen([*command, "--out", str(out)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                               cwd=Path(__file__).resolve().parents[2])
+    process = subprocess.Popen([*command, "--out", str(out)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                               text=True, cwd=Path(__file__).resolve().parents[2])
     assert process.stderr is not None
     chunk, tail = "", []
 

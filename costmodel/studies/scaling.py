@@ -77,7 +77,8 @@ def coefficients(model: ZooModel) -> dict[str, float]:
 
 
 def sweep(bases: Bases, settings: Settings, phis: tuple[float, ...] = PHI_GRID) -> pd.DataFrame:
-    """method, phi, width_coefficient, depth_coefficient, resolution, flops, params, mac_bytes (batch 1), ms:/throughput:<device>."""
+    """method, phi, width_coefficient, depth_coefficient, resolution, flops, params, mac_bytes (batch 1),
+    ms:/throughput:<device>."""
     rows = []
     for method in METHODS:
         for phi in phis:

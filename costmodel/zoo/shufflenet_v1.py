@@ -1,10 +1,10 @@
 """ShuffleNet V1 (Zhang et al., CVPR 2018), Table 1: stage widths per group count g, as megvii's code.
 
 Width multiplier s ("ShuffleNet s x"): stage 2's width of Table 1 times s, rounded half up to a multiple of 4g
-(so the bottleneck, 1/4 of a stage's width, splits into g groups); stages 3 and 4 double it, as in Table 1. Conv1 scales by the largest power of two
-not above s, rounded half up to a multiple of g (so a stride-2 unit's conv branch, stage width minus input
-width, splits too). Both rules reproduce megvii's released 0.5x/1x/1.5x/2x models at g = 3 and 8 (conv1
-12/16, 24, 24, 48), whose FLOPs and parameters are the published numbers below.
+(so the bottleneck, 1/4 of a stage's width, splits into g groups); stages 3 and 4 double it, as in Table 1.
+Conv1 scales by the largest power of two not above s, rounded half up to a multiple of g (so a stride-2 unit's
+conv branch, stage width minus input width, splits too). Both rules reproduce megvii's released 0.5x/1x/1.5x/2x
+models at g = 3 and 8 (conv1 12/16, 24, 24, 48), whose FLOPs and parameters are the published numbers below.
 """
 from __future__ import annotations
 
