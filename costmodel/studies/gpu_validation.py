@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from costmodel import zoo
 from costmodel.engine.analysis import analyze
-from costmodel.latency.gpu_profiles import H200_BATCHES, H200_DIR, RUN_DIR, lines
+from costmodel.latency.gpu_profiles import H200_BATCHES, H200_DIR, lines
 from costmodel.latency.model import predict
 from costmodel.latency.profiles import DeviceProfile, load_profile
 from costmodel.latency.schedule import Mode
@@ -75,12 +75,19 @@ def stored_networks(folder: Path = H200_DIR) -> list[tuple[str, dict[str, object
     return list(seen.values())
 
 
+def run_files() -> list[Path]:
+    """Every stored run of whole networks on an H200: the `nets*.jsonl` of each data/measurements/h200-* folder
+    (today the two runs of H200_DIR and the one of RUN_DIR). A later GPU session's folder joins by being there,
+    FRESH's networks with it."""
+    return sorted(H200_DIR.parent.glob("h200-*/nets*.jsonl"))
+
+
 def network_runs() -> pd.DataFrame:
-    """Every measured network and batch, over all runs (the two of H200_DIR and the one of RUN_DIR): graph ms
+    """Every measured network and batch, over all runs (`run_files`): graph ms
     and eager (`pipe_ms`) ms as the median of the runs (a disturbed host only ever adds time, and one of three
     eager runs at batch 1 was up to 1.9x the other two), their mean, the runs' eager spread (largest
     |run / median - 1|, %), the library (`source`: zoo, torchvision, timm) and whether BatchNorm was folded."""
-    records = lines(H200_DIR / "nets.jsonl") + lines(H200_DIR / "nets_rerun.jsonl") + lines(RUN_DIR / "nets.jsonl")
+    records = [record for path in run_files() for record in lines(path)]
     runs = pd.DataFrame([{"source": "zoo", "fused": True, **r} for r in records])
     runs["params"] = runs["params"].map(lambda p: json.dumps(p, sort_keys=True))
     grouped = runs.groupby(["source", "arch", "params", "fused", "batch"], sort=False)
