@@ -83,10 +83,10 @@ def run_files() -> list[Path]:
 
 
 def network_runs() -> pd.DataFrame:
-    """Every measured network and batch, over all runs (`run_files`): graph ms
-    and eager (`pipe_ms`) ms as the median of the runs (a disturbed host only ever adds time, and one of three
-    eager runs at batch 1 was up to 1.9x the other two), their mean, the runs' eager spread (largest
-    |run / median - 1|, %), the library (`source`: zoo, torchvision, timm) and whether BatchNorm was folded."""
+    """Every measured network and batch, over all runs (`run_files`): graph ms and eager (`pipe_ms`) ms as the
+    median of the runs (a disturbed host only ever adds time, and one of three eager runs at batch 1 was up to
+    1.9x the other two), their mean, the runs' eager spread (largest |run / median - 1|, %), the library
+    (`source`: zoo, torchvision, timm) and whether BatchNorm was folded."""
     records = [record for path in run_files() for record in lines(path)]
     runs = pd.DataFrame([{"source": "zoo", "fused": True, **r} for r in records])
     runs["params"] = runs["params"].map(lambda p: json.dumps(p, sort_keys=True))
