@@ -55,7 +55,8 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
 def main() -> None:
     meta = json.loads((H200_DIR / "meta.json").read_text(encoding="utf-8"))
     run = json.loads((RUN_DIR / "meta.json").read_text(encoding="utf-8"))
-    table = predicted_runs(network_runs(), shipped_h200())
+    profiles = shipped_h200()
+    table = predicted_runs(network_runs(), profiles)
     result = summary(table)
     held_out = ", ".join(f"{library}:{name}" for _, library, name, _ in HELD_OUT)
     header = (f"GPU latency validation: {meta['device']} x3 machines, measured {meta['date']} (torch {meta['torch']}) "
@@ -74,6 +75,9 @@ def main() -> None:
     (OUT_DIR / "gpu_h200.json").write_text(json.dumps({"machine": meta["device"], "date": meta["date"],
                                                        "development": DEVELOPMENT, "report": REPORT,
                                                        "held_out": [name for _, _, name, _ in HELD_OUT],
+                                                       "profiles": [{"profile": p.name, "batch": batch,
+                                                                     "profile_fit_median_ape": p.fit.median_ape}
+                                                                    for batch, p in profiles.items()],
                                                        "scores": result.to_dict("records")}, indent=1) + "\n",
                                            encoding="utf-8")
 

@@ -185,7 +185,8 @@ def main() -> None:
     stem = args.out_dir / f"latency_cpu_{args.threads}t"
     table.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.4g")
     stem.with_suffix(".md").write_text(text, encoding="utf-8")
-    stem.with_suffix(".json").write_text(pd.Series(lv.summary(table)).to_json(indent=2) + "\n", encoding="utf-8")
+    stem.with_suffix(".json").write_text(pd.Series(lv.summary(table, profile)).to_json(indent=2) + "\n",
+                                         encoding="utf-8")
     print(text)
     print(f"saved {stem}.md/.csv/.json")
 

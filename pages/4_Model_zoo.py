@@ -33,6 +33,7 @@ with right:
                                     "goes"), "zoo_model_breakdown")
     if note := evaluate.host_bound(model, settings):
         st.info(note)
+    st.caption(evaluate.trust(settings))
 with st.expander("Per block"):
     ui.table(tables.readable(evaluate.block_table(model, settings), settings), "zoo_model_blocks",
              caption=f"{model.label}: per-block kernels, width, costs and predicted ms.")

@@ -88,6 +88,7 @@ def show_report(model: yourmodel.UserModel) -> None:
         st.warning(f"Partial: totals exclude ops the engine does not know ({unknown}).")
     ui.table(tables.readable(evaluate.rows([model], settings), settings), "your_model",
              caption=f"{model.label}: costs (FLOPs = multiply-adds, per image) and predicted latency per device.")
+    st.caption(evaluate.trust(settings))
     ui.chart(figures.breakdown_bars(evaluate.breakdown([model], settings), title=f"{model.label}: where the time goes"),
              "your_model_breakdown")
     if st.toggle("Draw the op graph", len(per_image.ops) <= GRAPH_OPS, key="draw_graph"):

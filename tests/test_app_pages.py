@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from torch import nn
 
 from costmodel import CostModelError, analyze
-from costmodel.studies import published
+from costmodel.studies import published, validated
 from costmodel.latency.model import predict
 from costmodel.studies.lint import DEFAULT_DEVICE, GUIDELINES, lint
 from costmodel.app.lint_view import SHOWN
@@ -233,6 +233,9 @@ def test_any_zoo_model_and_the_reward_ranking() -> None:
     shown = table(app, "metric", "mobilenet_v2(width=0.75)")
     assert cell(shown, "FLOPs (M multiply-adds)", "mobilenet_v2(width=0.75)") == pytest.approx(
         engine("mobilenet_v2", width=0.75).summary["flops"] / 1e6, DISPLAYED)
+    trust = next(c.value for c in app.caption if c.value.startswith("How far to trust these times"))
+    for device in PROFILES:  # each device's whole-network error at its own batch (the sidebar's default)
+        assert f"**{device.name}**: {validated.trust(device, device.batch, 'eager', True)}" in trust
 
     app.slider(key="target_ms").set_value(20.0)
     app.slider(key="w").set_value(-0.3)

@@ -10,9 +10,10 @@ import pandas as pd
 from costmodel.engine.analysis import DTYPE_BYTES, analyze
 from costmodel.latency.model import Latency, predict
 from costmodel.latency.schedule import MODES
-from costmodel.latency.profiles import list_profiles, load_profile
+from costmodel.latency.profiles import DeviceProfile, list_profiles, load_profile
 from costmodel.engine.report import Report
 from costmodel.sources.names import load_model, parse_params, parse_shape
+from costmodel.studies.validated import accuracy, trust
 from costmodel.units import bytes_, percent, si
 
 
@@ -90,9 +91,9 @@ def print_report(report: Report) -> None:
         print(f"\nPARTIAL: totals exclude the cost of unknown ops: {', '.join(s['unknown_ops'])}")
 
 
-def latencies(args: argparse.Namespace, report: Report) -> list[Latency]:
+def latencies(args: argparse.Namespace, report: Report) -> list[tuple[DeviceProfile, Latency]]:
     """Latency on every profile --device names, each at the profile's batch unless --batch was given
-    (`report` is the one at --batch, or at batch 1)."""
+    (`report` is the one at --batch, or at batch 1), with its profile."""
     profiles = list_profiles() if args.device == "all" else [load_profile(args.device)]
     reports = {report.summary["input_shape"][0]: report}
     result = []
@@ -100,11 +101,17 @@ def latencies(args: argparse.Namespace, report: Report) -> list[Latency]:
         batch = args.batch or profile.batch
         if batch not in reports:
             reports[batch] = report_from_args(args, batch=profile.batch)
-        result.append(predict(reports[batch], profile, args.mode))
+        result.append((profile, predict(reports[batch], profile, args.mode)))
     return result
 
 
-def print_latency(latency: Latency) -> None:
+def latency_json(profile: DeviceProfile, latency: Latency, bn_folded: bool) -> dict:
+    """A latency's JSON form with `validation`: the profile's whole-network error that applies, or null."""
+    found = accuracy(profile, latency.batch, latency.mode, bn_folded)
+    return {**latency.to_dict(), "validation": found.to_dict() if found else None}
+
+
+def print_latency(latency: Latency, trusted: str) -> None:
     parts = ", ".join(f"{name} {ms:.3g} ms ({percent(ms / latency.device_ms if latency.device_ms else 0)})"
                       for name, ms in latency.breakdown.items())
     print(f"\nLatency on {latency.device} at batch {latency.batch}: {latency.ms:.4g} ms per batch ({latency.mode}), "
@@ -113,15 +120,17 @@ def print_latency(latency: Latency) -> None:
         print(f"  {latency.bound}-bound: host issues kernels in {latency.host_ms:.4g} ms, "
               f"device busy {latency.device_ms:.4g} ms")
     print(f"  device time by ShuffleNet V2 Fig. 2 category: {parts}")
+    print(f"  how far to trust it: {trusted}")
 
 
 def run(args: argparse.Namespace) -> int:
     report = report_from_args(args)
     predicted = latencies(args, report) if args.device else []
+    folded = bool(report.summary["bn_folded"])
     if args.json:
         summary = dict(report.summary)
         if args.device:
-            entries = [latency.to_dict() for latency in predicted]
+            entries = [latency_json(profile, latency, folded) for profile, latency in predicted]
             summary["latency"] = entries if args.device == "all" else entries[0]
         print(json.dumps(summary, indent=2))
     elif args.csv:
@@ -129,6 +138,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {len(report.ops)} ops to {args.csv}")
     else:
         print_report(report)
-        for latency in predicted:
-            print_latency(latency)
+        for profile, latency in predicted:
+            print_latency(latency, trust(profile, latency.batch, latency.mode, folded))
     return 0

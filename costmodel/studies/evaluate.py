@@ -18,6 +18,7 @@ from torch import nn
 from costmodel.engine.analysis import analyze
 from costmodel.engine.kinds import CATEGORIES
 from costmodel.latency.model import Latency, predict
+from costmodel.studies import validated
 from costmodel.studies.lint import LintResult, lint
 from costmodel.latency.profiles import PROFILE_DIR, DeviceProfile, load_profile, profile_names
 from costmodel.latency.schedule import Mode
@@ -154,6 +155,18 @@ def host_bound(source: Source, settings: Settings) -> str | None:
                      for lat in bound)
     return (f"Host-bound ({runs}): the time is the host's kernel launches, so the Figure 2 breakdown (device time) "
             f"shows where the GPU works, not what the run waits for; fewer ops or a CUDA graph (--mode graph) help.")
+
+
+def trust(settings: Settings) -> str:
+    """How far to trust the predicted times on every device shown, as a markdown list: each profile's error on
+    whole networks it was never fitted or tuned on, at its batch and in the GPU mode shown
+    (costmodel.studies.validated), or why it has none."""
+    lines = []
+    for name in settings.devices:
+        device = profile(name)
+        batch = device_batch(device, settings)
+        lines.append(f"- **{device.name}**: {validated.trust(device, batch, settings.mode, settings.fold_bn)}")
+    return "How far to trust these times:\n" + "\n".join(lines)
 
 
 def findings(source: Source, device: str, settings: Settings) -> LintResult:

@@ -85,10 +85,12 @@ def metrics(part: pd.DataFrame) -> dict[str, float]:
             "flops_kendall_tau": float(kendalltau(part["MFLOPs"], part["measured_ms"])[0])}
 
 
-def summary(table: pd.DataFrame) -> dict[str, object]:
-    """Metrics per half and variant, with the conditions of the timing (machine, torch, date, load)."""
+def summary(table: pd.DataFrame, profile: DeviceProfile) -> dict[str, object]:
+    """Metrics per half and variant, with the conditions of the timing (machine, torch, date, load) and the
+    profile that predicted them (costmodel.studies.validated quotes them for that profile only)."""
     first = table.iloc[0]
-    out: dict[str, object] = {"machine": first["machine"], "torch": first["torch"], "date": first["date"],
+    out: dict[str, object] = {"profile": profile.name, "profile_fit_median_ape": profile.fit.median_ape,
+                              "machine": first["machine"], "torch": first["torch"], "date": first["date"],
                               "threads": int(first["threads"]), "batch": 1,
                               "load_average_1min": [float(table["load_before"].max()),
                                                     float(table["load_after"].max())]}
@@ -132,7 +134,7 @@ def tune_on_development(data: Stored, profile: DeviceProfile, threads: int) -> t
 
 
 def markdown(table: pd.DataFrame, profile: DeviceProfile) -> str:
-    s = summary(table)
+    s = summary(table, profile)
     lines = [
         f"Latency validation on {s['machine']}, torch {s['torch']}, {s['threads']} thread(s), batch 1, {s['date']} "
         f"(1-minute load average up to {s['load_average_1min'][0]} before and {s['load_average_1min'][1]} after "
