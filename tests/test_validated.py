@@ -78,3 +78,12 @@ def test_the_cli_says_how_far_to_trust_each_prediction():
     assert latency["validation"] == expected.to_dict() and latency["validation"]["networks"] == 18
     assert f"how far to trust it: median |error| {expected.median_pct:.1f}%" not in analyze()  # eager, not graph
     assert f"how far to trust it: {trust(load_profile('h200_b8'), 8, 'eager', True)}" in analyze()
+
+
+def test_compare_says_how_far_to_trust_each_device():
+    run = subprocess.run([sys.executable, "-m", "costmodel", "compare", "shufflenet_v2", "mobilenet_v2", "--device",
+                          "h200_b1", "--device", "gtx1080ti", "--json"], cwd=ROOT, capture_output=True, text=True,
+                         check=True)
+    validation = json.loads(run.stdout)["validation"]
+    assert validation["h200_b1"] == accuracy(load_profile("h200_b1"), 1, "eager", True).to_dict()
+    assert validation["gtx1080ti"] is None

@@ -12,6 +12,7 @@ from costmodel.errors import CostModelError
 from costmodel.latency.model import Latency, predict
 from costmodel.latency.profiles import DeviceProfile, list_profiles, load_profile
 from costmodel.engine.report import Report
+from costmodel.studies.validated import accuracy, trust
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +50,13 @@ def _show(frame: pd.DataFrame) -> str:
     return readable(frame).to_string(index=False)
 
 
+def print_trust(profiles: list[DeviceProfile], latencies: list[Latency], bn_folded: bool) -> None:
+    """How far to trust each device's times: its whole-network error and ranking (costmodel.studies.validated)."""
+    print("\nHow far to trust these times:")
+    for profile, latency in zip(profiles, latencies):
+        print(f"  {profile.name}: {trust(profile, latency.batch, latency.mode, bn_folded)}")
+
+
 def print_comparison(result: Comparison) -> None:
     print(f"A: {result.a}\nB: {result.b}\n")
     print(_show(result.metrics))
@@ -63,8 +71,12 @@ def run(args: argparse.Namespace) -> int:
     profiles = devices(args.device)
     (a, latency_a), (b, latency_b) = _analysed(args, args.model, profiles), _analysed(args, args.other, profiles)
     result = compare(a, b, latency_a, latency_b)
+    folded = bool(a.summary["bn_folded"])
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        found = {p.name: accuracy(p, lat.batch, lat.mode, folded) for p, lat in zip(profiles, latency_a)}
+        validation = {name: got.to_dict() if got else None for name, got in found.items()}
+        print(json.dumps({**result.to_dict(), "validation": validation}, indent=2))
     else:
         print_comparison(result)
+        print_trust(profiles, latency_a, folded)
     return 0

@@ -44,8 +44,9 @@ class Accuracy:
 
     def sentence(self) -> str:
         mode = f", {self.mode}" if self.mode else ""
-        return (f"median |error| {self.median_pct:.1f}%, worst {self.max_pct:.0f}% on {self.networks} "
-                f"{self.networks_are} (batch {self.batch}{mode}; {self.source})")
+        return (f"median |error| {self.median_pct:.1f}%, worst {self.max_pct:.0f}%, Kendall tau "
+                f"{self.kendall_tau:.2f} on {self.networks} {self.networks_are} (batch {self.batch}{mode}; "
+                f"{self.source})")
 
 
 def _matches(stored: dict, profile: DeviceProfile) -> bool:
