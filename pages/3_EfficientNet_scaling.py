@@ -13,7 +13,7 @@ with header(
     "by about (alpha beta^2 gamma^2)^phi. The dotted curves scale one dimension alone to the same nominal FLOPs "
     "(EfficientNet Figure 8's comparison): at equal FLOPs, which is fastest on your device?"):
     from costmodel.viz import catalog, figures, tables
-    from costmodel.studies import scaling
+    from costmodel.studies import evaluate, scaling
     from costmodel.app import ui
     from costmodel.units import bytes_, si
 
@@ -42,6 +42,7 @@ cols[3].metric("Params / MAC", si(point["params"]), bytes_(point["mac_bytes"]), 
 latencies = {k: h for k, h in tables.device_headers(settings).items() if k.startswith("ms:")}
 for column, (key, header) in zip(st.columns(max(4, len(latencies))), latencies.items()):
     column.metric(header.replace(" latency", ""), f"{point[key]:.4g} ms")
+st.caption(evaluate.trust(settings))
 with st.expander("Per-stage configuration (EfficientNet Table 1 layout)"):
     ui.table(ui.compute(scaling.stages, phi, bases), "scaling_stages",
              caption=f"EfficientNet stages at phi = {phi:g} (alpha={alpha:g}, beta={beta:g}, gamma={gamma:g}).")

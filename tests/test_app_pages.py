@@ -222,6 +222,8 @@ def test_phi_and_bases_change_the_point() -> None:
     assert metrics(app)["FLOPs (multiply-adds)"] == si(engine("efficientnet", phi=2.5, alpha=1.5).summary["flops"],
                                                        "MAdds")
     assert any("far from 2" in w.value for w in app.warning)
+    trust = next(c.value for c in app.caption if c.value.startswith("How far to trust these times"))
+    assert [p.name for p in PROFILES if f"**{p.name}**" in trust] == [one.name]  # the devices shown only
 
 
 # ---------------------------------------------------------------- model zoo
