@@ -40,8 +40,8 @@ cols[1].metric("Width x depth", f"{point['width_coefficient']:.3g} x {point['dep
 cols[2].metric("FLOPs (multiply-adds)", si(point["flops"], "MAdds"))
 cols[3].metric("Params / MAC", si(point["params"]), bytes_(point["mac_bytes"]), delta_color="off", delta_arrow="off")
 latencies = {k: h for k, h in tables.device_headers(settings).items() if k.startswith("ms:")}
-for column, (key, header) in zip(st.columns(max(4, len(latencies))), latencies.items()):
-    column.metric(header.replace(" latency", ""), f"{point[key]:.4g} ms")
+for column, (key, heading) in zip(st.columns(max(4, len(latencies))), latencies.items()):
+    column.metric(heading.replace(" latency", ""), f"{point[key]:.4g} ms")
 st.caption(evaluate.trust(settings))
 with st.expander("Per-stage configuration (EfficientNet Table 1 layout)"):
     ui.table(ui.compute(scaling.stages, phi, bases), "scaling_stages",
