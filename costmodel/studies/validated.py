@@ -56,10 +56,10 @@ def _matches(stored: dict, profile: DeviceProfile) -> bool:
 
 
 @functools.cache
-def _stored(directory: Path) -> tuple[tuple[str, dict], ...]:
+def _stored() -> tuple[tuple[str, dict], ...]:
     """Every stored result: its path relative to the repository, and its contents."""
     return tuple((f"data/validation/{path.name}", json.loads(path.read_text(encoding="utf-8")))
-                 for path in sorted(directory.glob("*.json")))
+                 for path in sorted(VALIDATION_DIR.glob("*.json")))
 
 
 def _gpu(stored: dict, path: str, profile: DeviceProfile, batch: int, mode: str) -> list[Accuracy]:
@@ -74,11 +74,11 @@ def _cpu(stored: dict, path: str, profile: DeviceProfile) -> list[Accuracy]:
             for key, score in stored.items() if key in (f"{CPU_SET}/fused", f"{CPU_SET}/eval")]
 
 
-def validations(profile: DeviceProfile, mode: str, directory: Path = VALIDATION_DIR) -> list[Accuracy]:
+def validations(profile: DeviceProfile, mode: str) -> list[Accuracy]:
     """Every stored whole-network result of `profile` (in `mode` on a GPU), at any batch. A GPU result lists
     the profile of each batch (`profiles`), a CPU result names its one profile."""
     found = []
-    for path, stored in _stored(directory):
+    for path, stored in _stored():
         for entry in stored.get("profiles", []):
             if _matches(entry, profile):
                 found += _gpu(stored, path, profile, entry["batch"], mode)
@@ -87,20 +87,19 @@ def validations(profile: DeviceProfile, mode: str, directory: Path = VALIDATION_
     return found
 
 
-def accuracy(profile: DeviceProfile, batch: int, mode: str, bn_folded: bool,
-             directory: Path = VALIDATION_DIR) -> Accuracy | None:
+def accuracy(profile: DeviceProfile, batch: int, mode: str, bn_folded: bool) -> Accuracy | None:
     """The stored result that applies to a prediction on `profile` at `batch` (in `mode`, with or without BN
     folded), or None."""
-    return next((a for a in validations(profile, mode, directory)
+    return next((a for a in validations(profile, mode)
                  if a.batch == batch and a.bn_folded in (None, bn_folded)), None)
 
 
-def trust(profile: DeviceProfile, batch: int, mode: str, bn_folded: bool, directory: Path = VALIDATION_DIR) -> str:
+def trust(profile: DeviceProfile, batch: int, mode: str, bn_folded: bool) -> str:
     """How far to trust a prediction on `profile`, in one clause: its whole-network error where one was
     measured, else why there is none."""
-    if found := accuracy(profile, batch, mode, bn_folded, directory):
+    if found := accuracy(profile, batch, mode, bn_folded):
         return found.sentence()
-    elsewhere = sorted({a.batch for a in validations(profile, mode, directory)})
+    elsewhere = sorted({a.batch for a in validations(profile, mode)})
     if elsewhere:
         return (f"validated on whole networks at batch {', '.join(map(str, elsewhere))} only; batch {batch} is "
                 "an extrapolation")
