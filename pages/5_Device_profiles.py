@@ -24,7 +24,8 @@ settings = ui.sidebar()
 ui.table(profile_views.summary(settings), "profiles",
          caption="Device profiles: provenance, batch and fit error on their own measurements (median, 90th "
                  "percentile, max). The max is one micro-benchmark, often a shape the library runs on a slow "
-                 "algorithm, which a GPU's robust fit leaves aside on purpose.")
+                 "algorithm, which a GPU's robust fit leaves aside on purpose. Unseen: the error on whole networks "
+                 "of families the profile was never fitted or tuned on, at its batch (empty: none was timed).")
 
 name = st.selectbox("Profile", settings.devices, format_func=lambda d: evaluate.profile(d).name, key="profile")
 device = evaluate.profile(name)

@@ -275,6 +275,12 @@ def test_profile_upload_valid_and_invalid(tmp_path: Path) -> None:
     chosen = app.sidebar.multiselect(key="_settings.devices").value
     assert any(Path(d).stem.startswith("my_device") for d in chosen)
     assert "my_device" in list(table(app, "profile")["profile"])
+    shown = table(app, "profile").set_index("profile")
+    original = load_profile(profile_names()[0])
+    unseen = validated.accuracy(original, original.batch, "eager", True)
+    assert float(shown.loc[original.name, "unseen median error (%)"]) == pytest.approx(unseen.median_pct)
+    renamed = float(shown.loc["my_device", "unseen median error (%)"])
+    assert math.isnan(renamed)  # a renamed copy is not vouched for by the original's validation
 
     broken = json.dumps({**shipped, "kind": "tpu"}).encode()
     app.file_uploader(key="upload").set_value(("broken.json", broken, "application/json")).run()

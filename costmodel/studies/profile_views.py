@@ -15,7 +15,7 @@ from costmodel.errors import CostModelError
 from costmodel.studies.evaluate import Settings, Source, device_batch, latency, profile, report
 from costmodel.latency.kernels import COMPUTE_CLASSES, KERNEL_CLASSES
 from costmodel.latency.model import Features, measurement_ms, op_milliseconds, samples_frame
-from costmodel.studies import latency_validation
+from costmodel.studies import latency_validation, validated
 from costmodel.latency.profiles import DeviceProfile, read_profile
 
 _PROGRESS = re.compile(r"(\d+)/(\d+)")
@@ -23,14 +23,19 @@ _NAME = re.compile(r"[A-Za-z0-9_.-]+")  # DeviceProfile.name's pattern
 
 
 def summary(settings: Settings) -> pd.DataFrame:
-    """One row per profile: where its numbers come from, its batch, and its fit error on its own data."""
+    """One row per profile: where its numbers come from, its batch, its fit error on its own data, and its error
+    on whole networks it was never fitted or tuned on, at its batch (costmodel.studies.validated; empty: none)."""
     rows = []
     for name in settings.devices:
         d = profile(name)
+        unseen = validated.accuracy(d, d.batch, settings.mode, settings.fold_bn)
         rows.append({"profile": d.name, "device": d.device, "kind": d.kind, "source": d.source.method,
                      "how": d.source.description, "batch": d.batch, "threads": d.threads, "dtype": d.dtype,
                      "measurements": len(d.measurements), "fit median error (%)": d.fit.median_ape,
-                     "fit p90 error (%)": d.fit_p90_ape, "fit max error (%)": d.fit.max_ape})
+                     "fit p90 error (%)": d.fit_p90_ape, "fit max error (%)": d.fit.max_ape,
+                     "unseen networks": unseen.networks if unseen else None,
+                     "unseen median error (%)": unseen.median_pct if unseen else None,
+                     "unseen max error (%)": unseen.max_pct if unseen else None})
     return pd.DataFrame(rows)
 
 
