@@ -11,6 +11,7 @@ from costmodel.cli import main
 from costmodel.errors import CostModelError
 from costmodel.latency.kernels import KERNEL_CLASSES
 from costmodel.latency.model import measurement_ms
+from costmodel.studies.validated import accuracy
 from costmodel.latency.profiles import SCHEMA_VERSION, DeviceProfile, OpSample, list_profiles, load_profile, \
     parse_profile, profile_names, read_profile, save_profile
 
@@ -107,6 +108,11 @@ def test_devices_command_lists_kind_source_batch_and_fit_error(capsys):
         rows[0].keys()
     for row in rows:  # the stored median and max come from the fit itself, the 90th percentile from the measurements
         assert row["fit_median_error_pct"] <= row["fit_p90_error_pct"] <= row["fit_max_error_pct"]
+    by_name = {row["name"]: row for row in rows}  # unseen networks: the validation that applies at the own batch
+    for profile in list_profiles():
+        unseen = accuracy(profile, profile.batch, "eager", True)
+        assert by_name[profile.name]["validation"] == (unseen.to_dict() if unseen else None)
+    assert by_name["h200_b8"]["validation"]["networks"] == 18 and by_name["gtx1080ti"]["validation"] is None
 
 
 def test_the_fit_p90_error_is_the_90th_percentile_of_the_measurements_errors(valid):
