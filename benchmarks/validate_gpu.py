@@ -25,9 +25,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from costmodel.latency.gpu_profiles import H200_BATCHES, H200_DIR, RUN_DIR  # noqa: E402
-from costmodel.studies.gpu_validation import DEVELOPMENT, HELD_OUT, REPORT, network_runs, predicted_runs, scores, \
-    shipped_h200  # noqa: E402
+from costmodel.latency.gpu_profiles import H200_BATCHES, H200_DIR  # noqa: E402
+from costmodel.studies.gpu_validation import DEVELOPMENT, HELD_OUT, REPORT, network_runs, predicted_runs, run_files, \
+    scores, shipped_h200  # noqa: E402
 
 OUT_DIR = Path(__file__).resolve().parents[1] / "data" / "validation"
 TARGETS = {"graph": {"median_pct": 10.0, "max_pct": 25.0, "tau": 0.9}, "eager": {"median_pct": 15.0, "tau": 0.85}}
@@ -54,15 +54,18 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
 
 def main() -> None:
     meta = json.loads((H200_DIR / "meta.json").read_text(encoding="utf-8"))
-    run = json.loads((RUN_DIR / "meta.json").read_text(encoding="utf-8"))
+    runs = run_files()
+    folders = sorted({path.parent for path in runs})
+    measured = "; ".join(f"{folder.name}: {', '.join(p.name for p in runs if p.parent == folder)}, {m['date']}, "
+                         f"torch {m['torch']}" for folder in folders
+                         for m in [json.loads((folder / "meta.json").read_text(encoding="utf-8"))])
     profiles = shipped_h200()
     table = predicted_runs(network_runs(), profiles)
     result = summary(table)
     held_out = ", ".join(f"{library}:{name}" for _, library, name, _ in HELD_OUT)
-    header = (f"GPU latency validation: {meta['device']} x3 machines, measured {meta['date']} (torch {meta['torch']}) "
-              f"and {run['date']} (torch {run['torch']}, this project's profiler); profiles fitted to "
-              f"micro-benchmarks only (no network in any fit); model changes judged on the development half "
-              f"({', '.join(DEVELOPMENT)}); report half: {', '.join(REPORT)}; held-out families: {held_out}")
+    header = (f"GPU latency validation: {meta['device']}, {len(runs)} runs of whole networks ({measured}); profiles "
+              f"fitted to micro-benchmarks only (no network in any fit); model changes judged on the development "
+              f"half ({', '.join(DEVELOPMENT)}); report half: {', '.join(REPORT)}; held-out families: {held_out}")
     shown = table[["net", "half", "batch", "graph_ms", "pred_graph_ms", "eager_ms", "pred_eager_ms",
                    "eager_spread_pct", "bound", "runs"]]
     print(header)
