@@ -52,13 +52,17 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _folder_runs(folder: Path, runs: list[Path]) -> str:
+    """One stored folder of network runs in words: its run files, date and torch (from its meta.json)."""
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    files = ", ".join(path.name for path in runs if path.parent == folder)
+    return f"{folder.name}: {files}, {meta['date']}, torch {meta['torch']}"
+
+
 def main() -> None:
     meta = json.loads((H200_DIR / "meta.json").read_text(encoding="utf-8"))
     runs = run_files()
-    folders = sorted({path.parent for path in runs})
-    measured = "; ".join(f"{folder.name}: {', '.join(p.name for p in runs if p.parent == folder)}, {m['date']}, "
-                         f"torch {m['torch']}" for folder in folders
-                         for m in [json.loads((folder / "meta.json").read_text(encoding="utf-8"))])
+    measured = "; ".join(_folder_runs(folder, runs) for folder in sorted({path.parent for path in runs}))
     profiles = shipped_h200()
     table = predicted_runs(network_runs(), profiles)
     result = summary(table)

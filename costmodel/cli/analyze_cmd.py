@@ -13,7 +13,7 @@ from costmodel.latency.schedule import MODES
 from costmodel.latency.profiles import DeviceProfile, list_profiles, load_profile
 from costmodel.engine.report import Report
 from costmodel.sources.names import load_model, parse_params, parse_shape
-from costmodel.studies.validated import accuracy, trust
+from costmodel.studies.validated import as_json, trust
 from costmodel.units import bytes_, percent, si
 
 
@@ -107,8 +107,7 @@ def latencies(args: argparse.Namespace, report: Report) -> list[tuple[DeviceProf
 
 def latency_json(profile: DeviceProfile, latency: Latency, bn_folded: bool) -> dict:
     """A latency's JSON form with `validation`: the profile's whole-network error that applies, or null."""
-    found = accuracy(profile, latency.batch, latency.mode, bn_folded)
-    return {**latency.to_dict(), "validation": found.to_dict() if found else None}
+    return {**latency.to_dict(), "validation": as_json(profile, latency.batch, latency.mode, bn_folded)}
 
 
 def print_latency(latency: Latency, trusted: str) -> None:

@@ -12,7 +12,7 @@ from costmodel.errors import CostModelError
 from costmodel.latency.model import Latency, predict
 from costmodel.latency.profiles import DeviceProfile, list_profiles, load_profile
 from costmodel.engine.report import Report
-from costmodel.studies.validated import accuracy, trust
+from costmodel.studies.validated import as_json, trust
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -73,8 +73,7 @@ def run(args: argparse.Namespace) -> int:
     result = compare(a, b, latency_a, latency_b)
     folded = bool(a.summary["bn_folded"])
     if args.json:
-        found = {p.name: accuracy(p, lat.batch, lat.mode, folded) for p, lat in zip(profiles, latency_a)}
-        validation = {name: got.to_dict() if got else None for name, got in found.items()}
+        validation = {p.name: as_json(p, lat.batch, lat.mode, folded) for p, lat in zip(profiles, latency_a)}
         print(json.dumps({**result.to_dict(), "validation": validation}, indent=2))
     else:
         print_comparison(result)

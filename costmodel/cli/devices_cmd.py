@@ -7,7 +7,7 @@ import json
 import pandas as pd
 
 from costmodel.latency.profiles import DeviceProfile, list_profiles
-from costmodel.studies.validated import accuracy
+from costmodel.studies.validated import as_json
 
 TABLE = {"name": "name", "kind": "kind", "source": "source", "batch": "batch", "threads": "threads",
          "unit": "unit", "fit_median_error_pct": "fit median %", "fit_p90_error_pct": "fit p90 %",
@@ -20,14 +20,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _row(profile: DeviceProfile) -> dict:
-    unseen = accuracy(profile, profile.batch, "eager", True)  # as `analyze` predicts by default
+    unseen = as_json(profile, profile.batch, "eager", True)  # as `analyze` predicts by default
     return {"name": profile.name, "kind": profile.kind, "device": profile.device, "source": profile.source.method,
             "batch": profile.batch, "threads": profile.threads, "unit": profile.unit,
             "fit_median_error_pct": round(profile.fit.median_ape, 1),
             "fit_p90_error_pct": None if profile.fit_p90_ape is None else round(profile.fit_p90_ape, 1),
             "fit_max_error_pct": round(profile.fit.max_ape, 1), "fit_samples": profile.fit.samples,
-            "unseen_median_error_pct": round(unseen.median_pct, 1) if unseen else None,
-            "validation": unseen.to_dict() if unseen else None,
+            "unseen_median_error_pct": round(unseen["median_pct"], 1) if unseen else None, "validation": unseen,
             "description": profile.source.description}
 
 

@@ -94,6 +94,12 @@ def accuracy(profile: DeviceProfile, batch: int, mode: str, bn_folded: bool) -> 
                  if a.batch == batch and a.bn_folded in (None, bn_folded)), None)
 
 
+def as_json(profile: DeviceProfile, batch: int, mode: str, bn_folded: bool) -> dict[str, object] | None:
+    """The `validation` field of the CLI's JSON: the applicable result as a dict, or None (null)."""
+    found = accuracy(profile, batch, mode, bn_folded)
+    return found.to_dict() if found else None
+
+
 def trust(profile: DeviceProfile, batch: int, mode: str, bn_folded: bool) -> str:
     """How far to trust a prediction on `profile`, in one clause: its whole-network error where one was
     measured, else why there is none."""
