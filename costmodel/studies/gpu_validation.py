@@ -65,6 +65,7 @@ FRESH: tuple[tuple[str, str, str, dict[str, object]], ...] = tuple(
         ("VGG", "torchvision", "vgg13"), ("ResNet", "torchvision", "resnet18"), ("ResNet", "torchvision", "resnet34"),
         ("Wide ResNet", "torchvision", "wide_resnet50_2"), ("GENet", "timm", "gernet_s"),
         ("HRNet", "timm", "hrnet_w18_small")))
+_FRESH_NAMES = frozenset(name for _, _, name, _ in FRESH)
 
 
 def stored_networks(folder: Path = H200_DIR) -> list[tuple[str, dict[str, object]]]:
@@ -82,22 +83,51 @@ def run_files() -> list[Path]:
     return sorted(H200_DIR.parent.glob("h200-*/nets*.jsonl"))
 
 
-def network_runs() -> pd.DataFrame:
-    """Every measured network and batch, over all runs (`run_files`): graph ms and eager (`pipe_ms`) ms as the
-    median of the runs (a disturbed host only ever adds time, and one of three eager runs at batch 1 was up to
-    1.9x the other two), their mean, the runs' eager spread (largest |run / median - 1|, %), the library
-    (`source`: zoo, torchvision, timm) and whether BatchNorm was folded."""
-    records = [record for path in run_files() for record in lines(path)]
-    runs = pd.DataFrame([{"source": "zoo", "fused": True, **r} for r in records])
+NETWORK_KEY = ["source", "arch", "params", "fused", "batch"]  # one measured network at one batch
+MEASURED = {"graph": "graph_ms", "eager": "pipe_ms"}  # the stored time each mode is compared with
+
+
+def run_records() -> pd.DataFrame:
+    """One row per stored timing of a network (every `run_files` file): its run (`run`: folder/file), the
+    library (`source`: zoo, torchvision, timm), whether BatchNorm was folded, its validation set (`half`) and
+    the measured `graph_ms` and `pipe_ms`."""
+    runs = pd.DataFrame([{"source": "zoo", "fused": True, "run": f"{path.parent.name}/{path.name}", **record}
+                         for path in run_files() for record in lines(path)])
     runs["params"] = runs["params"].map(lambda p: json.dumps(p, sort_keys=True))
-    grouped = runs.groupby(["source", "arch", "params", "fused", "batch"], sort=False)
+    runs["half"] = [half_of(arch) for arch in runs["arch"]]
+    return runs
+
+
+def network_runs(records: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every measured network and batch, over all runs (`run_records`): graph ms and eager (`pipe_ms`) ms as
+    the median of the runs (a disturbed host only ever adds time, and one of three eager runs at batch 1 was up
+    to 1.9x the other two), their mean, the runs' eager spread (largest |run / median - 1|, %), the library
+    (`source`), whether BatchNorm was folded and the validation set (`half`)."""
+    records = run_records() if records is None else records
+    grouped = records.groupby(NETWORK_KEY, sort=False)
     table = grouped.agg(net=("net", "first"), shape=("shape", "first"), graph_ms=("graph_ms", "median"),
                         eager_ms=("pipe_ms", "median"), eager_mean_ms=("pipe_ms", "mean"),
-                        runs=("pipe_ms", "size")).reset_index()
+                        runs=("pipe_ms", "size"), half=("half", "first")).reset_index()
     spread = grouped["pipe_ms"].agg(lambda x: float((x / x.median() - 1).abs().max() * 100))
-    table = table.assign(eager_spread_pct=spread.to_numpy())
-    table["half"] = [half_of(arch) for arch in table["arch"]]
-    return table
+    return table.assign(eager_spread_pct=spread.to_numpy())
+
+
+def run_agreement(records: pd.DataFrame, mode: Mode) -> dict[str, float]:
+    """How well the stored runs of one set at one batch (rows of `run_records`) predict each other in `mode`:
+    each run against the median of the other runs, on the networks every run measured, as a model is scored
+    against the median of all runs. `runs_tau` is the median over runs of Kendall's tau, `runs_median_pct` the
+    median |run / others - 1| in %: no prediction can be expected to order or time the networks much better
+    than the measurements repeat. NaN with fewer than two runs."""
+    wide = records.pivot_table(index=NETWORK_KEY, columns="run", values=MEASURED[mode]).dropna()
+    if wide.shape[1] < 2 or len(wide) < 2:
+        return {"runs": wide.shape[1], "runs_tau": float("nan"), "runs_median_pct": float("nan")}
+    taus, deviations = [], []
+    for run in wide.columns:
+        others = wide.drop(columns=run).median(axis=1)
+        taus.append(kendalltau(wide[run], others).statistic)
+        deviations.append((wide[run] / others - 1).abs() * 100)
+    return {"runs": wide.shape[1], "runs_tau": float(pd.Series(taus).median()),
+            "runs_median_pct": float(pd.concat(deviations).median())}
 
 
 def half_of(arch: str) -> str:
@@ -106,7 +136,7 @@ def half_of(arch: str) -> str:
         return "development"
     if arch in REPORT:
         return "report"
-    return "fresh" if arch in {name for _, _, name, _ in FRESH} else "held-out"
+    return "fresh" if arch in _FRESH_NAMES else "held-out"
 
 
 def _network(row: object) -> tuple[nn.Module, tuple[int, ...]]:
