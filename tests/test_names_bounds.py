@@ -59,3 +59,16 @@ def test_the_model_zoo_page_offers_only_the_range() -> None:
     assert not app.exception, [e.value for e in app.exception]
     field = app.number_input(key="resolution")
     assert (field.min, field.max) == RESOLUTION_RANGE
+
+
+def test_resolution_and_batch_written_as_parameters_set_the_options() -> None:
+    """As a sweep's labels write them: inline wins over the option, and the same bounds apply."""
+    assert load_model("mobilenet_v2(width=0.5, resolution=128)", resolution=224)[1] == (1, 3, 128, 128)
+    assert load_model("shufflenet_v2", params={"batch": "4"})[1] == (4, 3, 224, 224)
+    assert load_model("timm:resnet18(resolution=96)")[1] == (1, 3, 96, 96)
+    with pytest.raises(CostModelError) as error:
+        load_model("shufflenet_v2(batch=0)")
+    assert str(error.value) == "batch 0 is out of range - use a batch between 1 and 1024"
+    with pytest.raises(CostModelError) as error:
+        load_model("shufflenet_v2(resolution=big)")
+    assert str(error.value) == "resolution=big is not a whole number - write it like resolution=224"

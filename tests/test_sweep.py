@@ -13,9 +13,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from costmodel import analyze
 from costmodel.cli import main
 from costmodel.errors import CostModelError
 from costmodel.latency.profiles import load_profile
+from costmodel.sources.names import load_model
 from costmodel.studies import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -219,3 +221,19 @@ def test_mode_reaches_the_latency_model(mode: str, tmp_path: Path) -> None:
                             mode="graph" if mode == "eager" else "eager")
     with pytest.raises(CostModelError, match="mode"):
         sweep.run(other, out, resume=True, serial=True)
+
+
+@pytest.mark.parametrize("arch, grid", [
+    ("mobilenet_v2", ["width=0.5,1.0", "resolution=128,160"]),
+    ("shufflenet_v1(groups=8)", ["width=0.5,1.0"]),
+    ("torchvision:mobilenet_v3_small", ["resolution=96"])])
+def test_every_point_label_names_its_model_again(arch: str, grid: list[str]) -> None:
+    """docs/readme/sweeps.md: a row's `point` is a name every command accepts - loading it builds the point's own
+    model at the point's own input shape (a zoo arch's parameters, an arch given with parameters, resolution)."""
+    points = sweep.make_plan(arch, sweep.parse_grid(grid)).points
+    for point in points:
+        model, shape = sweep.build(arch, dict(point.values), batch=2)
+        again, shape_again, name = load_model(point.label(arch), batch=2)
+        assert name == point.label(arch) and shape_again == shape
+        assert analyze(again, shape_again).summary["flops"] == analyze(model, shape).summary["flops"]
+    assert len({p.label(arch) for p in points}) == len(points)

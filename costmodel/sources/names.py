@@ -91,33 +91,55 @@ def check_range(option: str, value: int, bounds: tuple[int, int]) -> None:
 
 
 def label(arch: str, params: Mapping[str, object]) -> str:
-    """'shufflenet_v2(width=1.0)': the name charts and tables use for a configuration."""
-    inside = ", ".join(f"{k}={v}" for k, v in params.items())
-    return f"{arch}({inside})" if inside else arch
+    """'shufflenet_v2(width=1.0)': the name charts and tables use for a configuration. An arch written with
+    parameters of its own ('shufflenet_v1(groups=8)', as a sweep may be given) keeps them, winning as they win in
+    `load_model`, so the label is one name that builds the same model again."""
+    source, colon, rest = arch.partition(":") if is_hub_spec(arch) else ("", "", arch)
+    name, inline = split_inline(rest)
+    merged = {**inline, **params, **inline}
+    inside = ", ".join(f"{k}={v}" for k, v in merged.items())
+    return f"{source}{colon}{name}({inside})" if inside else f"{source}{colon}{name}"
+
+
+def _shape_options(params: Mapping[str, object], resolution: int | None, batch: int
+                   ) -> tuple[dict[str, object], int | None, int]:
+    """`params` without `resolution` and `batch`, and those two options with the values written among the
+    parameters winning: a sweep's labels write them so ('mobilenet_v2(width=0.5, resolution=128)')."""
+    rest = dict(params)
+    chosen: dict[str, int | None] = {"resolution": resolution, "batch": batch}
+    for option in chosen:
+        if option in rest:
+            text = str(rest.pop(option))
+            try:
+                chosen[option] = int(float(text)) if float(text).is_integer() else int(text)
+            except ValueError:
+                raise CostModelError(f"{option}={shown(text)} is not a whole number",
+                                     f"write it like {option}=224" if option == "resolution"
+                                     else f"write it like {option}=8") from None
+    written_batch = chosen["batch"]
+    return rest, chosen["resolution"], batch if written_batch is None else written_batch
 
 
 def load_model(spec: str, *, params: Mapping[str, object] | None = None, resolution: int | None = None,
                batch: int = 1, input_shape: tuple[int, ...] | None = None) -> tuple[nn.Module, tuple[int, ...], str]:
     """(model, input shape, label) of `spec`: a zoo arch or a `torchvision:NAME` / `timm:NAME` (costmodel.sources.hub),
-    with `params` and any inline ones (inline wins), or a user's model. Zoo models are built on the meta device: no
-    memory, no init time."""
+    with `params` and any inline ones (inline wins; `resolution` and `batch` among them set those options), or a
+    user's model. Zoo models are built on the meta device: no memory, no init time."""
+    if is_user_spec(spec) and not is_hub_spec(spec):
+        if params:
+            raise CostModelError("-p parameters apply to zoo architectures only", "edit your model's defaults instead")
+        check_range("batch", batch, BATCH_RANGE)
+        return load_user_model(spec), input_shape or (batch, *DEFAULT_INPUT[1:]), spec
+    source, _, rest = spec.partition(":") if is_hub_spec(spec) else ("", "", spec)
+    name, inline = split_inline(rest)
+    params = {**(params or {}), **inline}
+    built, resolution, batch = _shape_options(params, resolution, batch)
     check_range("batch", batch, BATCH_RANGE)
     if resolution is not None:
         check_range("resolution", resolution, RESOLUTION_RANGE)
-    if is_hub_spec(spec):
-        source, _, rest = spec.partition(":")
-        name, inline = split_inline(rest)
-        params = {**(params or {}), **inline}
-        model, shape = hub.load(source, name, params, resolution=resolution, batch=batch, input_shape=input_shape)
+    if source:
+        model, shape = hub.load(source, name, built, resolution=resolution, batch=batch, input_shape=input_shape)
         return model, shape, f"{source}:{label(name, params)}"
-    if is_user_spec(spec):
-        if params:
-            raise CostModelError("-p parameters apply to zoo architectures only", "edit your model's defaults instead")
-        model = load_user_model(spec)
-        shape = input_shape or (batch, *DEFAULT_INPUT[1:])
-        return model, shape, spec
-    arch, inline = split_inline(spec)
-    params = {**(params or {}), **inline}
     with torch.device("meta"):
-        model, shape = zoo.build(arch, resolution=resolution, batch=batch, **params)
-    return model, shape, label(arch, params)
+        model, shape = zoo.build(name, resolution=resolution, batch=batch, **built)
+    return model, shape, label(name, params)
