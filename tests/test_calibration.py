@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import pytest
 import torch
@@ -10,7 +11,7 @@ from costmodel import analyze, zoo
 from costmodel.latency.calibrate import DEVICES, calibrate, calibration_table, paper_cells, paper_measurements
 from costmodel.latency.kernels import kernel_class
 from costmodel.latency.model import measurement_ms
-from costmodel.latency.profiles import Measurement, load_profile
+from costmodel.latency.profiles import PROFILE_DIR, SCHEMA_VERSION, Measurement, load_profile
 from costmodel.zoo.guidelines import g1_pair
 from costmodel.zoo.spec import REFERENCE_DIR
 
@@ -143,6 +144,14 @@ def test_shipped_calibrated_profiles_are_up_to_date(name):
     assert [m.label for m in fresh.measurements] == [m.label for m in shipped.measurements]
     assert [m.ms for m in fresh.measurements] == pytest.approx([m.ms for m in shipped.measurements])
     assert fresh.fit.median_ape == pytest.approx(shipped.fit.median_ape, rel=1e-3)
+    stored = json.loads((PROFILE_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    assert stored["schema_version"] == SCHEMA_VERSION  # `python -m costmodel.latency.calibrate` rewrites them
+    assert fresh.latency_model.fitted == shipped.latency_model.fitted
+    for kernel, params in fresh.latency_model.kernels.items():
+        assert params.overhead_us == pytest.approx(shipped.latency_model.kernels[kernel].overhead_us, rel=1e-3)
+    assert (fresh.host is None) == (shipped.host is None)
+    if fresh.host is not None:
+        assert fresh.host.kernels == pytest.approx(shipped.host.kernels, rel=1e-3)
 
 
 def test_gtx1080ti_cells_are_eager_runs_of_host_and_device_ops_in_issue_order():

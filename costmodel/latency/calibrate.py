@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 import torch
@@ -39,8 +38,8 @@ from costmodel.engine.analysis import analyze
 from costmodel.latency.fitting import fit, fit_eager, in_issue_order
 from costmodel.latency.kernels import COMPUTE_CLASSES, KERNEL_CLASSES
 from costmodel.latency.model import FEATURES, op_features, op_milliseconds, run_schedule, samples_frame
-from costmodel.latency.profiles import PROFILE_DIR, DeviceProfile, HostModel, KernelParams, LatencyModel, \
-    Measurement, OpSample, Source, save_profile
+from costmodel.latency.profiles import DeviceProfile, HostModel, KernelParams, LatencyModel, \
+    Measurement, OpSample, Source, regeneration_folder, save_profile
 
 CALIBRATION_BATCH = tables_batch()
 _REFERENCE = "ShuffleNet V2 (Ma et al., ECCV 2018, arXiv 1807.11164)"
@@ -171,11 +170,13 @@ def calibration_table(profile: DeviceProfile) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Regenerate the shipped calibrated profiles and print published vs predicted speed per table."""
+    folder = regeneration_folder("Refit the paper-calibrated profiles (gtx1080ti, snapdragon810) to ShuffleNet V2 "
+                                 "Tables 1-4 and print published vs predicted speed per table.", argv)
     for name in DEVICES:
         profile = calibrate(name)
-        path = save_profile(profile, Path(PROFILE_DIR) / f"{name}.json")
+        path = save_profile(profile, folder / f"{name}.json")
         print(f"{path}: {profile.unit} at batch {CALIBRATION_BATCH}; error = predicted / published - 1; "
               f"median |error| {profile.fit.median_ape:.1f}%, max {profile.fit.max_ape:.1f}%")
         table = calibration_table(profile)

@@ -29,7 +29,7 @@ from costmodel.errors import CostModelError
 from costmodel.latency.model import op_samples
 from costmodel.latency.host import fit_host
 from costmodel.latency.profiler import fit_gpu_device
-from costmodel.latency.profiles import PROFILE_DIR, DeviceProfile, HostModel, Measurement, \
+from costmodel.latency.profiles import DeviceProfile, HostModel, Measurement, regeneration_folder, \
     save_profile
 from costmodel.zoo.layers import channel_shuffle
 
@@ -137,13 +137,15 @@ def fit_h200(measured: DeviceProfile, host: HostModel) -> DeviceProfile:
                                      f"CUDA-graph replay per call (median of 5)")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Regenerate data/profiles/h200_b*.json from the stored micro-benchmarks."""
+    folder = regeneration_folder("Refit the H200 profiles h200_b1/b8/b32 to the stored micro-benchmarks "
+                                 "(data/measurements/).", argv)
     host = fit_h200_host(host_grids())
     print("host us per kernel (every grid): " + ", ".join(f"{c} {v:.1f}" for c, v in host.kernels.items()))
     for batch in H200_BATCHES:
         profile = fit_h200(profiler_grid(batch), host)
-        path = save_profile(profile, PROFILE_DIR / f"{profile.name}.json")
+        path = save_profile(profile, folder / f"{profile.name}.json")
         print(f"{path}: device-time fit median {profile.fit.median_ape:.1f}%, max {profile.fit.max_ape:.1f}%")
 
 

@@ -7,6 +7,7 @@ line naming the field.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from pathlib import Path
@@ -298,3 +299,12 @@ def save_profile(profile: DeviceProfile, path: str | Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(profile.model_dump(mode="json"), indent=1) + "\n", encoding="utf-8")
     return target
+
+
+def regeneration_folder(description: str, argv: list[str] | None = None) -> Path:
+    """The folder a script that regenerates the shipped profiles writes to: `--out`, else data/profiles/ (the
+    shipped files, overwritten). Gives such a script a --help that says so before it writes anything."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=Path, default=Path(PROFILE_DIR),
+                        help="folder to write the profiles to (default: %(default)s, overwriting the shipped ones)")
+    return parser.parse_args(argv).out
