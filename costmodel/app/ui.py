@@ -37,6 +37,7 @@ from costmodel.studies import scaling
 from costmodel.viz import catalog
 
 OWN_BATCH = 0  # sidebar value meaning "each profile's own batch"
+OWN_BATCH_WORDS = "each profile's own (h200_bN: N, gtx1080ti: 8, CPU/ARM: 1)"
 BATCHES = (OWN_BATCH, 1, 2, 4, 8, 16, 32, 64)
 _UPLOADED = "settings.uploaded_profiles"  # name -> path of profiles uploaded in this session
 _PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg"}}
@@ -96,8 +97,8 @@ def _sidebar() -> Settings:
                     format_func=_device_label, on_change=_save, args=("devices",),
                     help="Latency is predicted on each; see the Device profiles page for their fit.")
     bar.selectbox("Batch for latency", BATCHES, key=_persisted("batch", OWN_BATCH), on_change=_save,
-                  args=("batch",), format_func=lambda b: "each profile's own (GPU 8, CPU/ARM 1)" if b == OWN_BATCH
-                  else str(b), help="FLOPs, params and MAC are always per image (batch 1), as the papers print them.")
+                  args=("batch",), format_func=lambda b: OWN_BATCH_WORDS if b == OWN_BATCH else str(b),
+                  help="FLOPs, params and MAC are always per image (batch 1), as the papers print them.")
     bar.selectbox("dtype (bytes of MAC)", tuple(DTYPE_BYTES), key=_persisted("dtype", default.dtype), on_change=_save,
                   args=("dtype",))
     bar.toggle("Fold BatchNorm into convs", key=_persisted("fold_bn", default.fold_bn), on_change=_save,

@@ -1,9 +1,10 @@
 """Cached analysis and per-device prediction: where every sweep, table and page gets its numbers.
 
 Costs (FLOPs, params, MAC, fragmentation) are reported per image (batch 1), as the papers do. Latency is
-predicted at each device profile's own batch (GPU profiles batch 8, ARM batch 1, as ShuffleNet V2 measured
-whole networks) unless the settings fix one batch for all. Analyses are memoised per process: the CLI, the
-app and the tests all hit the same caches, keyed by hashable configurations.
+predicted at each device profile's own batch (gtx1080ti 8 and ARM 1, as ShuffleNet V2 measured whole
+networks; each H200 profile at the batch it was measured at) unless the settings fix one batch for all.
+Analyses are memoised per process: the CLI, the app and the tests all hit the same caches, keyed by hashable
+configurations.
 """
 from __future__ import annotations
 
