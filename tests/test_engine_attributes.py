@@ -1,6 +1,9 @@
 """Op attributes come from the call (module or arguments), exactly; FLOPs and MAC of the convs that the
 old engine had to guess about, against closed forms written here (ShuffleNet V2 Sec. 2 MAC definition)."""
+import warnings
+
 import pytest
+import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -116,3 +119,26 @@ def test_op_handles_override_or_ignore_an_op_for_one_analysis_only():
     assert (relu.status, relu.mac_elements) == ("ignored", 0)
     assert ignored.summary["ignored_ops"] == ["relu"] and ignored.summary["status"] == "complete"
     assert only(costmodel.analyze(model, shape), "relu").mac_elements == 2 * 4 * 5 * 5  # global table untouched
+
+
+class _Cumsums(nn.Module):
+    def forward(self, x):
+        return torch.cumsum(x, 1) + x.cumsum(2)
+
+
+def test_an_op_handles_key_names_a_function_and_its_tensor_method_alike():
+    """README's example: 'cumsum' ignores torch.cumsum and Tensor.cumsum; 'Tensor.cumsum' only the method."""
+    both = costmodel.analyze(_Cumsums(), (1, 3, 4, 4), op_handles={"cumsum": None})
+    assert sorted(both.summary["ignored_ops"]) == ["Tensor.cumsum", "cumsum"] and both.summary["status"] == "complete"
+    method = costmodel.analyze(_Cumsums(), (1, 3, 4, 4), op_handles={"Tensor.cumsum": None})
+    assert method.summary["ignored_ops"] == ["Tensor.cumsum"] and method.summary["status"] == "partial"
+
+
+def test_an_op_handles_key_that_names_no_op_is_a_warning():
+    model = nn.Sequential(nn.Conv2d(4, 4, 1), nn.ReLU())
+    with pytest.warns(UserWarning, match="'rleu' names no op of this model"):
+        report = costmodel.analyze(model, (1, 4, 5, 5), op_handles={"rleu": None, "relu": None})
+    assert report.summary["ignored_ops"] == ["relu"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        costmodel.analyze(model, (1, 4, 5, 5), op_handles={"relu": None})

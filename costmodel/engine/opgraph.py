@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import operator
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -292,12 +293,27 @@ def _numel(shape: Shape) -> int:
     return math.prod(shape)
 
 
+def _override_keys(op: _Op) -> tuple[str, ...]:
+    """The op_handles keys that name `op`: its canonical name, its target, and the target's last part, so that
+    'cumsum' names both torch.cumsum and Tensor.cumsum."""
+    return op.op, op.target, op.target.rpartition(".")[2]
+
+
 def _handle(op: _Op, op_handles: OpHandles) -> tuple[CostFn | None, bool]:
     """(cost handle, ignored): a per-analysis override by canonical op name or target, else the table's."""
-    for key in (op.op, op.target):
+    for key in _override_keys(op):
         if key in op_handles:
             return op_handles[key], op_handles[key] is None
     return (op.spec.cost if op.spec else None), False
+
+
+def _warn_unmatched(ops: list[_Op], op_handles: OpHandles) -> None:
+    """A key that names no op of the model is most likely a typo: the table's cost stood where the caller meant
+    to override it, so say so instead of silently keeping it."""
+    named = {key for op in ops for key in _override_keys(op)}
+    for key in sorted(set(op_handles) - named):
+        warnings.warn(f"op_handles key {key!r} names no op of this model (keys are canonical op names such as "
+                      f"'gelu' or an op's target such as 'Tensor.cumsum'); it was not applied", stacklevel=4)
 
 
 def _cost(op: _Op, op_handles: OpHandles) -> tuple[OpCost | None, OpKind, str]:
@@ -315,9 +331,10 @@ def _cost(op: _Op, op_handles: OpHandles) -> tuple[OpCost | None, OpKind, str]:
 def build_op_graph(traced: TracedGraph, *, fold_bn: bool = True, bytes_per_element: int | None = None,
                    op_handles: OpHandles | None = None) -> nx.DiGraph:
     """The op graph: node attributes hold every per-op metric and attribute; edges hold the tensor that flows.
-    `op_handles` maps a canonical op name (or an unknown op's target) to a cost handle, or to None to ignore it,
-    for this graph only."""
+    `op_handles` maps a canonical op name (or an op's target, or its last part) to a cost handle, or to None to
+    ignore it, for this graph only; a key that names no op is a warning."""
     ops = _Walker(traced, fold_bn).run()
+    _warn_unmatched(ops, op_handles or {})
     blocks = _BlockResolver(traced.root)
     graph = nx.DiGraph(tracer=traced.tracer, bn_folded=fold_bn)
     seen_params: set[str] = set()
