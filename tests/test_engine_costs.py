@@ -280,3 +280,13 @@ def test_a_batchnorm_of_the_wrong_width_is_still_caught():
     model = nn.Sequential(nn.Conv2d(3, 8, 1), nn.BatchNorm2d(16))
     with pytest.raises(CostModelError, match="could not be traced"):
         costmodel.analyze(model, (1, 3, 8, 8))
+
+
+def test_totals_beyond_64_bits_are_refused_not_wrapped():
+    """A 1x1 conv 1024 -> 1024 at batch 1024 has 2^30 * H * W multiply-adds: 2^60 at 2^15 x 2^15 is counted
+    exactly; at 2^16 x 2^16 (2^62) the int64 tables could wrap, so the input is a one-line error."""
+    with torch.device("meta"):
+        conv = nn.Conv2d(1024, 1024, 1, bias=False)
+    assert costmodel.analyze(conv, (1024, 1024, 2**15, 2**15)).summary["flops"] == 2**60
+    with pytest.raises(CostModelError, match=r"input \(1024, 1024, 65536, 65536\) needs 4.61e\+18 multiply-adds"):
+        costmodel.analyze(conv, (1024, 1024, 2**16, 2**16))

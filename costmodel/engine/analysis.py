@@ -1,6 +1,7 @@
 """`analyze`: model + input shape -> Report (trace, build the op graph, derive tables and summary)."""
 from __future__ import annotations
 
+import networkx as nx
 import torch
 from torch import nn
 
@@ -11,6 +12,7 @@ from costmodel.engine.trace import trace
 
 # Deployment dtypes for MAC bytes; tracing itself always runs in fp32 on meta/fake tensors.
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+COUNT_LIMIT = 2**62  # largest total FLOPs or MAC bytes: int64 columns sum it and its halves without wrapping
 
 
 def analyze(model: nn.Module, input_shape: tuple[int, ...] | list[int], *, dtype: str = "float32",
@@ -28,12 +30,23 @@ def analyze(model: nn.Module, input_shape: tuple[int, ...] | list[int], *, dtype
                            op_handles=op_handles)
     if graph.number_of_nodes() == 0:
         raise CostModelError("the model has no tensor ops to analyse", "check that forward() uses its input")
+    _check_countable(graph, shape)
     ops = ops_frame(graph)
     blocks = blocks_frame(graph, ops)
     summary = summarise(graph, ops, blocks, arch=arch or type(model).__name__, input_shape=shape, dtype=dtype,
                         bytes_per_element=DTYPE_BYTES[dtype])
     _count_unread_parameters(summary, model)
     return Report(graph, ops, blocks, summary)
+
+
+def _check_countable(graph: nx.DiGraph, shape: tuple[int, ...]) -> None:
+    """Counts are exact Python integers per op but sum in 64-bit table columns: a total that does not fit would
+    wrap round to a negative number, so such an input is refused with its size named instead."""
+    for metric, unit in (("flops", "multiply-adds"), ("mac_bytes", "bytes of MAC")):
+        total = sum(int(value) for _, value in graph.nodes(data=metric, default=0))
+        if total >= COUNT_LIMIT:
+            raise CostModelError(f"input {shape} needs {total:.3g} {unit}, more than the 64-bit totals hold "
+                                 f"({COUNT_LIMIT:.3g})", "use a smaller --resolution or --batch")
 
 
 def _count_unread_parameters(summary: dict, model: nn.Module) -> None:
