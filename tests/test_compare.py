@@ -6,14 +6,15 @@ import functools
 import json
 
 import pytest
+import torch
 
 from costmodel import analyze
 from costmodel.cli import main
 from costmodel.studies.compare import TOTAL, compare
 from costmodel.engine.kinds import CATEGORIES
-from costmodel.studies.lint import MAC_EXCESS_LIMIT
+from costmodel.studies.lint import MAC_EXCESS_LIMIT, lint
 from costmodel.latency.model import predict
-from costmodel.latency.profiles import list_profiles
+from costmodel.latency.profiles import list_profiles, load_profile
 from costmodel.engine.report import Report
 from costmodel.sources.names import load_model
 
@@ -126,3 +127,35 @@ def test_cli_lint_text_and_a_bad_device(capsys):
     assert "G4" in capsys.readouterr().out
     assert main(["lint", "g4_bottleneck", "--device", "no_such_device"]) == 2
     assert "no device profile named 'no_such_device'" in capsys.readouterr().err
+
+
+class _Unknown(torch.nn.Module):
+    """A conv then an op the engine's table does not have (scaled complementary error function)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.special.erfcx(self.conv(x))
+
+
+def test_a_model_with_unknown_ops_is_partial_in_compare_and_lint():
+    """Totals that leave out an unknown op say so (never a silently low number), in the API and its JSON."""
+    profile = load_profile("gtx1080ti")
+    known = analyze(torch.nn.Conv2d(3, 8, 1), (1, 3, 8, 8))
+    unknown = analyze(_Unknown(), (1, 3, 8, 8))
+    result = compare(known, unknown, [predict(known, profile)], [predict(unknown, profile)]).to_dict()
+    assert result["status"] == {"a": "complete", "b": "partial"}
+    assert result["unknown_ops"] == {"a": [], "b": ["special_erfcx"]}
+    linted = lint(unknown, profile).to_dict()
+    assert linted["status"] == "partial" and linted["unknown_ops"] == ["special_erfcx"]
+    assert lint(known, profile).to_dict()["status"] == "complete"
+
+
+def test_compare_json_is_strict_json_when_a_ratio_has_no_denominator(capsys):
+    """g1_pointwise has no elementwise ops, so B / A of that row divides by zero: null, not NaN."""
+    assert main(["compare", "g1_pointwise", "g2_groupconv", "--device", "gtx1080ti", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+    zero = [row for row in result["metrics"] if row["a"] == 0]
+    assert zero and all(row["ratio"] is None for row in zero)

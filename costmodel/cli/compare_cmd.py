@@ -59,6 +59,9 @@ def print_trust(profiles: list[DeviceProfile], latencies: list[Latency], bn_fold
 
 def print_comparison(result: Comparison) -> None:
     print(f"A: {result.a}\nB: {result.b}\n")
+    for side, unknown in zip("AB", result.unknown_ops):
+        if unknown:
+            print(f"PARTIAL: {side}'s totals leave out the cost of ops unknown to the engine: {', '.join(unknown)}\n")
     print(_show(result.metrics))
     print("\nCost by ShuffleNet V2 Figure 2 category (FLOPs = multiply-adds):")
     print(_show(result.costs))

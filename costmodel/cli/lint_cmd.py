@@ -27,6 +27,9 @@ def print_lint(result: LintResult) -> None:
         print(textwrap.indent(textwrap.fill(row.evidence, 100), " " * 9))
     if not result.findings:
         print("No guideline findings.")
+    if result.unknown_ops:
+        print(f"PARTIAL: {', '.join(result.unknown_ops)} unknown to the engine - the predicted time counts their "
+              "launch overhead only, and no finding can name them")
 
 
 def run(args: argparse.Namespace) -> int:

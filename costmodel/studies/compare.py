@@ -47,11 +47,24 @@ class Comparison:
     metrics: pd.DataFrame  # metric, unit, a, b, delta, ratio (b / a)
     costs: pd.DataFrame  # quantity, unit, category (..., Total), a, b, delta
     latency: pd.DataFrame  # device, category (..., Total), a, b, delta - in ms
+    unknown_ops: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())  # of A and B: their totals leave these out
+
+    def partial(self) -> dict[str, bool]:
+        """Whether A's and B's totals leave out ops the engine does not know."""
+        return {"a": bool(self.unknown_ops[0]), "b": bool(self.unknown_ops[1])}
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: the labels and every table as a list of records."""
-        return {"a": self.a, "b": self.b, "units": {"latency": "ms"},
-                **{name: getattr(self, name).to_dict(orient="records") for name in ("metrics", "costs", "latency")}}
+        """JSON-ready: the labels, each model's status (partial: unknown ops left out of its totals) and every
+        table as a list of records; a ratio with nothing to divide by is null."""
+        tables = {name: _records(getattr(self, name)) for name in ("metrics", "costs", "latency")}
+        status = {side: "partial" if partial else "complete" for side, partial in self.partial().items()}
+        return {"a": self.a, "b": self.b, "units": {"latency": "ms"}, "status": status,
+                "unknown_ops": {"a": list(self.unknown_ops[0]), "b": list(self.unknown_ops[1])}, **tables}
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A table's rows for JSON: NaN (B / A where A is 0) as null, which JSON has and NaN is not."""
+    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
 
 
 def _metric_rows(report: Report) -> dict[tuple[str, str], float]:
@@ -147,4 +160,5 @@ def compare(a: Report, b: Report, latency_a: Sequence[Latency] = (), latency_b: 
     metrics = _side_by_side({**_metric_rows(a), **_latency_rows(latency_a)},
                             {**_metric_rows(b), **_latency_rows(latency_b)})
     return Comparison(*_labels(a, b), metrics=metrics, costs=_cost_table(a, b),
-                      latency=_latency_table(latency_a, latency_b))
+                      latency=_latency_table(latency_a, latency_b),
+                      unknown_ops=(tuple(a.summary["unknown_ops"]), tuple(b.summary["unknown_ops"])))

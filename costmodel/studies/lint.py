@@ -87,6 +87,7 @@ class LintResult:
     batch: int
     total_ms: float
     findings: list[Finding]
+    unknown_ops: tuple[str, ...] = ()  # ops the engine does not know: the predicted time counts their overhead only
 
     def table(self) -> pd.DataFrame:
         """One row per finding: guideline, module, block, cost (ms and share of the predicted time), evidence."""
@@ -108,6 +109,7 @@ class LintResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"arch": self.arch, "device": self.device, "batch": self.batch, "total_ms": self.total_ms,
+                "status": "partial" if self.unknown_ops else "complete", "unknown_ops": list(self.unknown_ops),
                 "counts": self.counts(),
                 "units": {"cost_ms": "ms of predicted time on the device"},
                 "findings": [asdict(f) for f in self.findings]}
@@ -304,4 +306,5 @@ def lint(report: Report, profile: DeviceProfile, mode: Mode = "eager") -> LintRe
                 *_g3(report, model, ms, flagged, joins),
                 *_g4(report, ms, latency.ms, joins)]
     findings = sorted((_launch_note(f, latency) for f in findings), key=lambda f: f.cost_ms, reverse=True)
-    return LintResult(report.summary["arch"], profile.name, latency.batch, latency.ms, findings)
+    return LintResult(report.summary["arch"], profile.name, latency.batch, latency.ms, findings,
+                      tuple(report.summary["unknown_ops"]))
