@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import pandas as pd
 
+from costmodel.cli.paths import output_path
 from costmodel.engine.analysis import DTYPE_BYTES, analyze
+from costmodel.errors import CostModelError
 from costmodel.latency.model import Latency, predict
 from costmodel.latency.schedule import MODES
 from costmodel.latency.profiles import DeviceProfile, list_profiles, load_profile
@@ -41,6 +42,9 @@ def add_mode_argument(parser: argparse.ArgumentParser) -> None:
 def report_from_args(args: argparse.Namespace, model_spec: str | None = None, *, batch: int | None = None) -> Report:
     """The report the arguments name; `batch` (a profile's) applies unless --batch was given."""
     spec = model_spec or args.model
+    if args.input and (args.batch is not None or args.resolution is not None):
+        raise CostModelError("--input sets the whole input shape, so --batch and --resolution would be ignored",
+                             "give the batch and size inside --input N,C,H,W, or drop --input")
     model, shape, name = load_model(spec, params=parse_params(args.param), resolution=args.resolution,
                                     batch=args.batch if args.batch is not None else batch or 1,
                                     input_shape=parse_shape(args.input) if args.input else None)
@@ -54,7 +58,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_mode_argument(parser)
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print one JSON object")
-    out.add_argument("--csv", metavar="FILE", help="write the per-op table as CSV")
+    out.add_argument("--csv", metavar="FILE", help="write the per-op table as CSV (with --device: predicted ms "
+                                                   "per op on each device, column ms:NAME)")
 
 
 def summary_table(summary: dict) -> pd.DataFrame:
@@ -123,6 +128,7 @@ def print_latency(latency: Latency, trusted: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    csv_path = output_path(args.csv, "--csv", (".csv",)) if args.csv is not None else None  # before any work
     report = report_from_args(args)
     predicted = latencies(args, report) if args.device else []
     folded = bool(report.summary["bn_folded"])
@@ -132,9 +138,12 @@ def run(args: argparse.Namespace) -> int:
             entries = [latency_json(profile, latency, folded) for profile, latency in predicted]
             summary["latency"] = entries if args.device == "all" else entries[0]
         print(json.dumps(summary, indent=2))
-    elif args.csv:
-        report.ops.to_csv(Path(args.csv), index=False)
-        print(f"wrote {len(report.ops)} ops to {args.csv}")
+    elif csv_path is not None:
+        per_device = {f"ms:{latency.device}": latency.per_op["ms"].to_numpy() for _, latency in predicted
+                      if len(latency.per_op) == len(report.ops)}
+        report.ops.assign(**per_device).to_csv(csv_path, index=False)
+        devices = f", with predicted ms per op on {', '.join(p.name for p, _ in predicted)}" if predicted else ""
+        print(f"wrote {len(report.ops)} ops to {csv_path}{devices}")
     else:
         print_report(report)
         for profile, latency in predicted:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from costmodel.cli.analyze_cmd import add_mode_argument
+from costmodel.cli.paths import output_path
 from costmodel.engine.analysis import DTYPE_BYTES
 from costmodel.viz.catalog import RECIPES
 from costmodel.errors import CostModelError
@@ -51,12 +52,13 @@ def run(args: argparse.Namespace) -> int:
     if args.batch is not None and args.batch < 1:
         raise CostModelError(f"batch {args.batch} is not positive", "use --batch 1 or more")
     fmt = format_of(args.out, args.format)  # checked before the (possibly long) computation
+    out = output_path(args.out, "--out", (f".{fmt}",))
     preset(args.style)
     devices = tuple(args.device or profile_names())
     if not devices:
         raise CostModelError("no device profiles to show", "pass --device NAME|profile.json")
     settings = Settings(devices=devices, batch=args.batch, dtype=args.dtype, fold_bn=not args.keep_bn, mode=args.mode)
     fig = RECIPES[args.figure].figure(settings, parse_params(args.param))
-    path = write_figure(fig, args.out, fmt, style=args.style)
+    path = write_figure(fig, out, fmt, style=args.style)
     print(f"wrote {path}")
     return 0

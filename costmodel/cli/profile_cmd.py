@@ -5,6 +5,7 @@ import argparse
 import time
 from pathlib import Path
 
+from costmodel.cli.paths import output_path
 from costmodel.errors import CostModelError
 from costmodel.latency.profiles import DeviceProfile, save_profile
 
@@ -22,9 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    if out.suffix != ".json":
-        raise CostModelError(f"--out {args.out} is not a .json file", "write it like data/profiles/my_cpu.json")
+    out = output_path(args.out, "--out", (".json",))  # before minutes of measuring
     if args.threads < 1 or min(args.batch) < 1:
         raise CostModelError("--threads and --batch must be at least 1", "use e.g. --threads 1 --batch 1")
     start = time.perf_counter()

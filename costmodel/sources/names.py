@@ -128,6 +128,9 @@ def load_model(spec: str, *, params: Mapping[str, object] | None = None, resolut
     if is_user_spec(spec) and not is_hub_spec(spec):
         if params:
             raise CostModelError("-p parameters apply to zoo architectures only", "edit your model's defaults instead")
+        if resolution is not None:
+            raise CostModelError("--resolution applies to zoo and torchvision/timm models",
+                                 "give your model its whole input shape with --input N,C,H,W")
         check_range("batch", batch, BATCH_RANGE)
         return load_user_model(spec), input_shape or (batch, *DEFAULT_INPUT[1:]), spec
     source, _, rest = spec.partition(":") if is_hub_spec(spec) else ("", "", spec)
@@ -140,6 +143,9 @@ def load_model(spec: str, *, params: Mapping[str, object] | None = None, resolut
     if source:
         model, shape = hub.load(source, name, built, resolution=resolution, batch=batch, input_shape=input_shape)
         return model, shape, f"{source}:{label(name, params)}"
+    if input_shape is not None:
+        raise CostModelError("--input applies to your own models and torchvision/timm names",
+                             "set a zoo model's input with --resolution and --batch")
     with torch.device("meta"):
         model, shape = zoo.build(name, resolution=resolution, batch=batch, **built)
     return model, shape, label(name, params)

@@ -250,8 +250,8 @@ def op_table(source: Source, settings: Settings) -> pd.DataFrame:
 
 def analyze_for_profile(spec: str, profile: DeviceProfile, *, params: dict[str, object] | None = None,
                         resolution: int | None = None, input_shape: tuple[int, ...] | None = None) -> Report:
-    """Report of a zoo model (or `file.py:Name`) at the profile's batch and dtype, ready for `predict`:
-    GPU profiles predict whole networks at batch 8 (ShuffleNet V2 Table 8), CPU and ARM ones at batch 1."""
+    """Report of a zoo model (or `file.py:Name`) at the profile's own batch and dtype, ready for `predict`
+    (gtx1080ti 8 as ShuffleNet V2 Table 8, each H200 profile its own, CPU and ARM 1)."""
     model, shape, name = load_model(spec, params=params, resolution=resolution, batch=profile.batch,
                                     input_shape=input_shape)
     return analyze(model, shape, dtype=profile.dtype, arch=name)
