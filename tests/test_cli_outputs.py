@@ -41,7 +41,8 @@ def test_an_output_file_that_cannot_be_written_is_one_line(tmp_path: Path, name:
     (["analyze", "g1_pointwise", "--csv", "/proc/costmodel-test.csv"], "error: cannot write or read /proc/"),
     (["analyze", "shufflenet_v2", "--input", "2,3,64,96"], "error: --input applies to your own models"),
     (["analyze", f"{TINY}:TinyNet", "--resolution", "64"], "error: --resolution applies to zoo and torchvision/timm"),
-    (["analyze", f"{TINY}:TinyNet", "--input", "1,3,8,8", "--batch", "4"], "error: --input sets the whole input shape")])
+    (["analyze", f"{TINY}:TinyNet", "--input", "1,3,8,8", "--batch", "4"],
+     "error: --input sets the whole input shape")])
 def test_bad_outputs_and_ignored_options_are_one_line_errors(capsys: pytest.CaptureFixture[str], argv: list[str],
                                                              start: str) -> None:
     assert one_error_line(capsys, argv).startswith(start)
@@ -57,3 +58,21 @@ def test_csv_with_a_device_holds_each_ops_predicted_time(capsys: pytest.CaptureF
     latency = json.loads(capsys.readouterr().out)["latency"]
     assert ops["ms:gtx1080ti"].sum() == pytest.approx(latency["device_ms"], rel=1e-9)
     assert (ops.loc[~ops["launches_kernel"], "ms:gtx1080ti"] == 0).all()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["export", "nope", "--out", "x.svg"], "error: argument FIGURE: invalid choice: 'nope'"),
+    (["analyze", "g1_pointwise", "--batch", "abc"], "error: argument --batch: invalid int value: 'abc'")])
+def test_argparse_errors_are_one_line_too(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err.startswith(message) and err.count("\n") == 1, err
+
+
+def test_compare_takes_several_devices_after_one_flag_or_repeated(capsys: pytest.CaptureFixture[str]) -> None:
+    outputs = []
+    for devices in (["--device", "gtx1080ti", "snapdragon810"], ["--device", "gtx1080ti", "--device", "snapdragon810"]):
+        assert main(["compare", "g1_pointwise", "g2_groupconv", *devices, "--json"]) == 0
+        outputs.append(json.loads(capsys.readouterr().out))
+    assert outputs[0] == outputs[1] and set(outputs[0]["validation"]) == {"gtx1080ti", "snapdragon810"}

@@ -91,7 +91,7 @@ def run_cli(argv: list[str]) -> tuple[int, str]:
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
         try:
             code = main(argv)
-        except SystemExit as done:  # argparse: usage line + one error line, exit 2
+        except SystemExit as done:  # argparse's errors: one line (costmodel.cli.OneLineParser), exit 2
             code = done.code
     return code, err.getvalue()
 

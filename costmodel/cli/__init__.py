@@ -12,6 +12,7 @@ import os
 import sys
 import warnings
 from dataclasses import dataclass
+from typing import NoReturn
 
 from costmodel.errors import CostModelError
 
@@ -41,6 +42,15 @@ COMMANDS = (
 )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's errors (a missing argument, an unknown choice) as the one line every other error is, naming
+    where the options are listed, instead of a usage block and the error."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} - see `{self.prog} --help`", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def _chosen(argv: list[str]) -> str | None:
     """The subcommand named on the command line (the first word that is not an option)."""
     return next((word for word in argv if not word.startswith("-")), None)
@@ -48,7 +58,7 @@ def _chosen(argv: list[str]) -> str | None:
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; only the subcommand named in `argv` gets its module imported and its full arguments."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m costmodel",
         description="How fast will this CNN design be on that device, and why. FLOPs are multiply-adds.",
     )

@@ -18,8 +18,8 @@ from costmodel.studies.validated import as_json, trust
 def configure(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("other", metavar="B", help="the second model (same forms as the first)")
-    parser.add_argument("--device", action="append", metavar="NAME|profile.json|all",
-                        help="device profile (repeatable; default: every shipped profile)")
+    parser.add_argument("--device", action="extend", nargs="+", metavar="NAME|profile.json|all",
+                        help="device profiles (several after one --device, or repeated; default: every shipped one)")
     add_mode_argument(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 

@@ -24,8 +24,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style", default=DEFAULT, metavar="PRESET",
                         help=f"venue preset (size, fonts): {', '.join(PRESETS)}; default {DEFAULT}")
     parser.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="figure parameter (repeatable)")
-    parser.add_argument("--device", action="append", metavar="NAME|profile.json",
-                        help="device profile to show (repeatable; default: every shipped profile)")
+    parser.add_argument("--device", action="extend", nargs="+", metavar="NAME|profile.json",
+                        help="device profiles to show (several after one --device, or repeated; default: every "
+                             "shipped one)")
     parser.add_argument("--batch", type=int, help="batch for latency (default: each profile's own)")
     parser.add_argument("--dtype", default="float32", choices=sorted(DTYPE_BYTES), help="dtype for MAC bytes")
     parser.add_argument("--keep-bn", action="store_true", help="keep BatchNorm as an elementwise op")
