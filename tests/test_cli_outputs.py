@@ -76,3 +76,8 @@ def test_compare_takes_several_devices_after_one_flag_or_repeated(capsys: pytest
         assert main(["compare", "g1_pointwise", "g2_groupconv", *devices, "--json"]) == 0
         outputs.append(json.loads(capsys.readouterr().out))
     assert outputs[0] == outputs[1] and set(outputs[0]["validation"]) == {"gtx1080ti", "snapdragon810"}
+
+
+def test_zoo_filter_applies_to_the_built_in_zoo_too(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["zoo", "--filter", "MOBILE", "--json"]) == 0
+    assert [a["arch"] for a in json.loads(capsys.readouterr().out)] == ["mobilenet_v1", "mobilenet_v2"]

@@ -14,7 +14,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a listing")
     parser.add_argument("--source", choices=["zoo", *HUBS], default="zoo",
                         help="the built-in zoo (default) or a model library")
-    parser.add_argument("--filter", metavar="TEXT", help="only names containing TEXT (torchvision/timm)")
+    parser.add_argument("--filter", metavar="TEXT", help="only names containing TEXT (case-insensitive)")
 
 
 def _range(param: zoo.Param) -> str:
@@ -40,7 +40,7 @@ def _run_hub(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.source != "zoo":
         return _run_hub(args)
-    specs = zoo.list_archs()
+    specs = [s for s in zoo.list_archs() if not args.filter or args.filter.lower() in s.name.lower()]
     if args.json:
         print(json.dumps([{
             "arch": s.name, "family": s.family, "summary": s.summary,
