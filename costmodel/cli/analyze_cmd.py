@@ -118,7 +118,8 @@ def latency_json(profile: DeviceProfile, latency: Latency, bn_folded: bool) -> d
 def print_latency(latency: Latency, trusted: str) -> None:
     parts = ", ".join(f"{name} {ms:.3g} ms ({percent(ms / latency.device_ms if latency.device_ms else 0)})"
                       for name, ms in latency.breakdown.items())
-    print(f"\nLatency on {latency.device} at batch {latency.batch}: {latency.ms:.4g} ms per batch ({latency.mode}), "
+    mode = "" if latency.one_resource else f" ({latency.mode})"  # a CPU runs every op as it issues it
+    print(f"\nLatency on {latency.device} at batch {latency.batch}: {latency.ms:.4g} ms per batch{mode}, "
           f"{latency.throughput:.4g} {latency.unit}{'  (PARTIAL: unknown ops cost overhead only)' * latency.partial}")
     if not latency.one_resource:
         print(f"  {latency.bound}-bound: host issues kernels in {latency.host_ms:.4g} ms, "

@@ -8,6 +8,7 @@ from pathlib import Path
 from costmodel.cli.paths import output_path
 from costmodel.errors import CostModelError
 from costmodel.latency.profiles import DeviceProfile, save_profile
+from costmodel.sources.names import BATCH_RANGE, check_range
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -24,8 +25,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = output_path(args.out, "--out", (".json",))  # before minutes of measuring
-    if args.threads < 1 or min(args.batch) < 1:
-        raise CostModelError("--threads and --batch must be at least 1", "use e.g. --threads 1 --batch 1")
+    if args.threads < 1:
+        raise CostModelError("--threads must be at least 1", "use e.g. --threads 1")
+    for batch in args.batch:  # a profile's batch is where its networks are predicted: the range every command takes
+        check_range("batch", batch, BATCH_RANGE)
     start = time.perf_counter()
     from costmodel.latency.profiler import profile_device  # torch timing + scipy: only when profiling
 

@@ -63,6 +63,8 @@ def _key_values(pairs: list[str], hint: str) -> dict[str, str]:
         if len(pair) > MAX_TEXT or not pair.isprintable():
             raise CostModelError(f"parameter '{shown(pair)}' is longer than {MAX_TEXT} characters or not printable",
                                  hint)
+        if key.strip() in params:
+            raise CostModelError(f"parameter {shown(key.strip())} is given twice", f"keep one value; {hint}")
         params[key.strip()] = value.strip()
     return params
 
