@@ -134,6 +134,16 @@ def test_single_dimension_methods_reach_the_same_nominal_flops() -> None:
     assert scaling.scaled_model("depth", 7.0, bases) is None  # d = 96 is outside the zoo's range
 
 
+def test_resolution_only_scaling_stops_at_the_largest_input_every_command_takes() -> None:
+    """Bases 2, 2, 2 multiply the nominal FLOPs by 32 per unit of phi, so resolution-only scaling reaches
+    224 sqrt(32^phi) px, which passes 2^20 px at phi = log_32((2^20 / 224)^2) = 4.88: beyond it there is no
+    model (as width and depth beyond the zoo's range), not an error when the curve is analysed."""
+    bases = scaling.Bases(2.0, 2.0, 2.0)
+    last = math.log((2**20 / 224) ** 2, 32)  # phi at which 224 sqrt(32^phi) reaches 2^20
+    assert scaling.scaled_model("resolution", round(last - 0.1, 2), bases) is not None
+    assert scaling.scaled_model("resolution", round(last + 0.1, 2), bases) is None
+
+
 def test_sweep_starts_at_b0_and_grows() -> None:
     sweep = scaling.sweep(scaling.Bases(), SETTINGS, phis=(0.0, 1.0, 2.0))
     b0 = engine("efficientnet").summary["flops"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from costmodel.errors import CostModelError
+from costmodel.sources.names import RESOLUTION_RANGE
 from costmodel.studies.evaluate import Settings, ZooModel, latency_columns, per_image, row
 from costmodel.studies.published import top1
 from costmodel.zoo import ARCHS, efficientnet_scaling, efficientnet_stages
@@ -51,7 +52,8 @@ def far_from_target(bases: Bases, tolerance: float = 0.25) -> bool:
 
 
 def scaled_model(method: str, phi: float, bases: Bases) -> ZooModel | None:
-    """The EfficientNet that `method` reaches at `phi`, or None outside the zoo's range."""
+    """The EfficientNet that `method` reaches at `phi`, or None outside the zoo's range (or, for resolution, the
+    input sizes every command takes)."""
     if method not in METHODS:
         raise CostModelError(f"unknown scaling method '{method}'", f"use one of {', '.join(METHODS)}")
     if not 0 <= phi <= PHI_MAX:
@@ -63,8 +65,8 @@ def scaled_model(method: str, phi: float, bases: Bases) -> ZooModel | None:
     if method == "compound":
         return ZooModel.of("efficientnet", phi=phi, alpha=bases.alpha, beta=bases.beta, gamma=bases.gamma)
     if method == "resolution":
-        return ZooModel.of("efficientnet", resolution=round_to_multiple(BASE_RESOLUTION * math.sqrt(factor),
-                                                                        RESOLUTION_MULTIPLE))
+        resolution = round_to_multiple(BASE_RESOLUTION * math.sqrt(factor), RESOLUTION_MULTIPLE)
+        return ZooModel.of("efficientnet", resolution=resolution) if resolution <= RESOLUTION_RANGE[1] else None
     name, value = ("width_coefficient", math.sqrt(factor)) if method == "width" else ("depth_coefficient", factor)
     return ZooModel.of("efficientnet", **{name: round(value, 4)}) if value <= _PARAMS[name].maximum else None
 
