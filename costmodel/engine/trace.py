@@ -17,7 +17,7 @@ import types
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TextIO
 
 import torch
 from torch import fx, nn
@@ -104,31 +104,72 @@ def _quiet_torch_logs() -> Iterator[None]:
         logger.setLevel(level)
 
 
-class _QuietThreadStderr(io.TextIOBase):
-    """sys.stderr while one thread traces: that thread's writes are dropped, every other thread's reach the
-    real stderr. A plain redirect would swallow, for the seconds an export takes, the errors of every other
-    session a server runs."""
+class _ThreadRoute(io.TextIOBase):
+    """A stand-in for sys.stdout or sys.stderr: one thread's writes go to `target` (None: dropped), every other
+    thread's to the real stream. A plain redirect would also take, for the seconds an export takes, the output of
+    every other session a server runs."""
 
-    def __init__(self, real: object, quiet: int) -> None:
+    def __init__(self, real: TextIO, target: TextIO | None, thread: int) -> None:
         super().__init__()
-        self.real, self.quiet = real, quiet
+        self.real, self.target, self.thread = real, target, thread
+
+    def _stream(self) -> TextIO | None:
+        return self.real if threading.get_ident() != self.thread else self.target
 
     def write(self, text: str) -> int:
-        return len(text) if threading.get_ident() == self.quiet else self.real.write(text)
+        stream = self._stream()
+        return len(text) if stream is None else stream.write(text)
 
     def flush(self) -> None:
         self.real.flush()
+        if self.target is not None:
+            self.target.flush()
+
+    # What code may ask of a real stream (encoding, isatty, fileno, buffer) is the routed stream's answer.
+    @property
+    def encoding(self) -> str:
+        return (self._stream() or self.real).encoding
+
+    def isatty(self) -> bool:
+        return (self._stream() or self.real).isatty()
+
+    def fileno(self) -> int:
+        return (self._stream() or self.real).fileno()
+
+    def __getattr__(self, name: str) -> object:
+        if name in ("real", "target", "thread"):  # not set yet (copy, pickle): no endless recursion
+            raise AttributeError(name)
+        return getattr(self._stream() or self.real, name)
 
 
 @contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Drop what the calling thread writes to stderr while the block runs; other threads are unaffected."""
-    real = sys.stderr
-    sys.stderr = _QuietThreadStderr(real, threading.get_ident())
+def _route_this_thread(stream: Literal["stdout", "stderr"], target: TextIO | None) -> Iterator[None]:
+    """Send what the calling thread writes to sys.`stream` to `target` (None: drop it) while the block runs."""
+    real = getattr(sys, stream)
+    setattr(sys, stream, _ThreadRoute(real, target, threading.get_ident()))
     try:
         yield
     finally:
-        sys.stderr = real
+        setattr(sys, stream, real)
+
+
+def _quiet_stderr() -> contextlib.AbstractContextManager[None]:
+    """Drop what the calling thread writes to stderr while the block runs; other threads are unaffected."""
+    return _route_this_thread("stderr", None)
+
+
+TRACE_LOCK = threading.RLock()  # one trace at a time per process (see the module docstring)
+# What a user's model may raise while it is imported, built or traced that is reported as one line: sys.exit()
+# too (SystemExit), but not KeyboardInterrupt, which is the person at the keyboard stopping the command.
+USER_CODE_ERRORS = (Exception, SystemExit)
+
+
+@contextlib.contextmanager
+def running_user_code() -> Iterator[None]:
+    """Around importing, building or tracing a model: what it prints goes to stderr, so stdout stays the
+    command's own (`--json` must parse). The swap of sys.stdout is process-wide, so one block at a time."""
+    with TRACE_LOCK, _route_this_thread("stdout", sys.stderr):
+        yield
 
 
 def _trace_export(model: nn.Module, shape: tuple[int, ...], dtype: torch.dtype) -> TracedGraph:
@@ -140,9 +181,6 @@ def _trace_export(model: nn.Module, shape: tuple[int, ...], dtype: torch.dtype) 
     signature = program.graph_signature
     constants = set(signature.inputs_to_buffers) | set(signature.inputs_to_lifted_tensor_constants)
     return TracedGraph(program.graph, "export", model, {}, dict(signature.inputs_to_parameters), constants)
-
-
-TRACE_LOCK = threading.RLock()  # one trace at a time per process (see the module docstring)
 
 
 @contextlib.contextmanager
@@ -165,7 +203,7 @@ def trace(model: nn.Module, input_shape: tuple[int, ...], dtype: torch.dtype = t
     """Trace with torch.fx, falling back to torch.export; one clear error if neither can. Thread-safe."""
     if any(d <= 0 for d in input_shape):
         raise CostModelError(f"input shape {input_shape} has a non-positive size", "give sizes like 1,3,224,224")
-    with TRACE_LOCK, _restoring_globals():
+    with running_user_code(), _restoring_globals():
         return _trace_either(model.eval(), input_shape, dtype)
 
 
@@ -183,20 +221,22 @@ def _trace_either(model: nn.Module, input_shape: tuple[int, ...], dtype: torch.d
         traced = _trace_fx(model, input_shape, dtype)
         if not _opaque_functions(traced):
             return traced
-        with contextlib.suppress(Exception):  # export failed too: the fx graph, opaque functions unknown
+        with contextlib.suppress(*USER_CODE_ERRORS):  # export failed too: the fx graph, opaque functions unknown
             return _trace_export(model, input_shape, dtype)
         return traced
-    except Exception as fx_error:  # noqa: BLE001 - any fx failure means: try the other tracer
+    except USER_CODE_ERRORS as fx_error:  # noqa: BLE001 - any fx failure means: try the other tracer
         try:
             return _trace_export(model, input_shape, dtype)
-        except Exception as export_error:  # noqa: BLE001
+        except USER_CODE_ERRORS as export_error:  # noqa: BLE001
             raise CostModelError(
                 f"model could not be traced for input {tuple(input_shape)}: torch.fx said "
-                f"'{_first_line(fx_error)}', torch.export said '{_first_line(export_error)}'",
+                f"'{first_line(fx_error)}', torch.export said '{first_line(export_error)}'",
                 "check the input shape, or remove data-dependent Python control flow from forward()",
             ) from export_error
 
 
-def _first_line(error: Exception) -> str:
+def first_line(error: BaseException) -> str:
+    """'ValueError: its first line' (the type alone when the message is empty, as sys.exit() leaves it): the
+    one line a report quotes of an error from a user's code or a tracer."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return f"{type(error).__name__}: {lines[0] if lines else ''}"[:300]
+    return (f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__)[:300]

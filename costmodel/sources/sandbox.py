@@ -137,8 +137,6 @@ def _describe(error: BaseException, phase: str, limits: Limits) -> str:
                 "do not start processes in the model file")
     if isinstance(error, CostModelError):
         return str(error)
-    if isinstance(error, SystemExit):
-        return f"{phase} called exit({error.code!r}) - remove the exit() call from the file"
     first = str(error).splitlines()[0][:300] if str(error) else ""
     return f"{phase} failed with {type(error).__name__}: {first}"
 
