@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import sys
+from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
+from costmodel.cli.paths import output_path
 from costmodel.engine.analysis import DTYPE_BYTES
 from costmodel.errors import CostModelError
 from costmodel.latency.profiles import DeviceProfile, list_profiles, load_profile
 from costmodel.latency.schedule import MODES
+from costmodel.sources.names import shown
 from costmodel.studies import optimal_scaling, search_space, sweep
 from costmodel.units import si
 
@@ -67,15 +72,23 @@ def _plan(args: argparse.Namespace, profiles: list[DeviceProfile]) -> sweep.Plan
                            devices=profiles, batch=args.batch, dtype=args.dtype, mode=args.mode)
 
 
-def budgets_of(text: str, frame: pd.DataFrame, names: list[str]) -> dict[str, float]:
-    """'20' -> 20 ms on every device; '2x' -> twice the unscaled network's latency on each device."""
+def parse_budget(text: str) -> float:
+    """'20' -> 20.0 (ms), '2x' -> 2.0 (a factor): checked before the sweep, whose results the budget only reads."""
+    hint = "write --budget 20 (ms) or --budget 2x"
     try:
         value = float(text.removesuffix("x"))
     except ValueError:
-        raise CostModelError(f"--budget {text} is not a number of ms or a factor", "write --budget 20 or --budget 2x") \
-            from None
+        raise CostModelError(f"--budget {shown(text)} is not a number of ms or a factor", hint) from None
+    if not math.isfinite(value):
+        raise CostModelError(f"--budget {shown(text)} is not a finite number", hint)
     if value <= 0:
-        raise CostModelError(f"--budget {text} is not positive", "write --budget 20 or --budget 2x")
+        raise CostModelError(f"--budget {shown(text)} is not positive", hint)
+    return value
+
+
+def budgets_of(text: str, frame: pd.DataFrame, names: list[str]) -> dict[str, float]:
+    """'20' -> 20 ms on every device; '2x' -> twice the unscaled network's latency on each device."""
+    value = parse_budget(text)
     if text.endswith("x"):
         return optimal_scaling.relative_budgets(frame, names, value)
     return dict.fromkeys(names, value)
@@ -102,25 +115,56 @@ def print_scaling(results: pd.DataFrame, arch: str, names: list[str], budgets: l
               f"leave-one-out RMSE {surrogate.loo_rmse:.2f}.")
 
 
-def run(args: argparse.Namespace) -> int:
+def check_inputs(args: argparse.Namespace) -> Path:
+    """Everything the sweep's end reads, checked before its start: --out (a writable .parquet file) and --budget."""
     if args.budget and not args.scaling:
         raise CostModelError("--budget applies to --scaling sweeps", "add --scaling or drop --budget")
+    out = output_path(args.out, "--out", (".parquet",))
+    for budget in args.budget or []:
+        parse_budget(budget)
+    return out
+
+
+def print_outcome(outcome: sweep.Outcome) -> None:
+    """The run in one line, and why points failed (the lowest one's message) without opening the Parquet."""
+    print(f"{outcome.out}: {outcome.rows} rows; {outcome.written} evaluated now ({outcome.errors} errors) in "
+          f"{outcome.seconds:.1f} s ({outcome.points_per_second:.3g} points/s), {outcome.skipped} already done")
+    if outcome.first_error:
+        _, point, message = outcome.first_error
+        print(f"first error, at {point}: {message}")
+
+
+class Progress:
+    """A bar that appears with the sweep's first progress report: an input error found before it is the only line."""
+
+    def __init__(self) -> None:
+        self.bar: tqdm | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=total, unit="point", desc="sweep", smoothing=0.1)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    out = check_inputs(args)
     profiles = devices(args.device)
     plan = _plan(args, profiles)
-    with tqdm(total=len(plan.points), unit="point", desc="sweep", smoothing=0.1) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.update(done - bar.n)
-
+    with contextlib.closing(Progress()) as progress:
         try:
-            outcome = sweep.run(plan, args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
+            outcome = sweep.run(plan, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
                                 serial=args.serial, progress=progress)
         except KeyboardInterrupt:
-            bar.close()
-            print(f"interrupted: the finished points are in {args.out}; --resume completes it", file=sys.stderr)
+            progress.close()
+            kept = f"the finished points are in {out}; --resume completes it" if out.exists() else "nothing written"
+            print(f"interrupted: {kept}", file=sys.stderr)
             return 130
-    print(f"{args.out}: {outcome.rows} rows; {outcome.written} evaluated now ({outcome.errors} errors) in "
-          f"{outcome.seconds:.1f} s ({outcome.points_per_second:.3g} points/s), {outcome.skipped} already done")
+    print_outcome(outcome)
     if args.scaling:
-        results = sweep.read(args.out).to_pandas()
+        results = sweep.read(out).to_pandas()
         print_scaling(results, args.arch, [p.name for p in profiles], args.budget or [])
     return 0

@@ -5,7 +5,9 @@ A sweep is a `Plan` (architecture, parameter grid or sample, devices, batch) cut
 Dask task that builds its models on the meta device, analyses and predicts them, and returns rows. The client
 writes every finished chunk at once as a Parquet file in `<out>.parts/` (atomically, so a killed run loses only
 chunks in flight) and merges the parts into `<out>` at the end or on Ctrl-C. `resume` skips the points already in
-`<out>` or its parts. A point that fails (an invalid combination) is a row with status "error" and its message.
+`<out>` or its parts. A point that fails (an invalid combination) is a row with status "error" and its message;
+what would fail every point or the writing (an unknown arch, a grid value its column cannot hold, a `<out>` that is
+not Parquet) is one line before anything runs, and a run that fails before its first row leaves no file behind.
 
 Columns (`columns(plan)`, stable for a given plan; docs/readme/sweeps.md documents them):
 point_index, point, arch, param:<key> per swept parameter, input_resolution, flops (multiply-adds), params,
@@ -40,7 +42,9 @@ from costmodel.errors import CostModelError
 from costmodel.latency.model import predict
 from costmodel.latency.profiles import DeviceProfile
 from costmodel.latency.schedule import MODES
-from costmodel.sources.names import label, load_model
+from costmodel.sources.hub import is_hub_spec
+from costmodel.sources.names import label, load_model, shown, split_inline
+from costmodel.sources.userfile import is_user_spec
 from costmodel.studies import search_space
 from costmodel.studies.evaluate import cost_columns
 from costmodel.zoo import ARCHS
@@ -48,6 +52,10 @@ from costmodel.zoo import ARCHS
 MAX_GRID = 10_000_000  # points a grid may enumerate; beyond it, sample
 RESOLUTION_KEY = "resolution"  # a swept key that sets the input size, not a builder argument
 _TYPES = {bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.string()}
+_WORDS = {bool: ("true or false", "true/false", "false,true"), int: ("a whole number (64-bit)", "whole numbers", "1,2"),
+          float: ("a number", "numbers", "0.5,1.0")}  # a type in an error: one value, several, an example
+_BOOLS = {"true": True, "yes": True, "1": True, "on": True, "false": False, "no": False, "0": False, "off": False}
+INT64 = (-2**63, 2**63 - 1)
 COST_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("input_resolution", pa.int64()), ("flops", pa.int64()), ("params", pa.int64()), ("mac_elements", pa.int64()),
     ("mac_bytes", pa.int64()), ("elementwise_ops", pa.int64()), ("elementwise_mac_share", pa.float64()),
@@ -135,13 +143,32 @@ def _infer(texts: Sequence[str]) -> type:
     return str
 
 
-def _convert(text: str, kind: type) -> Any:
+def _parse(text: str, kind: type) -> Any:
+    """`text` as `kind` ('2.0' is the int 2); ValueError if it is none, or an int its int64 column cannot hold."""
     if kind is bool:
-        return text.lower() in ("true", "yes", "1", "on")
+        if text.lower() not in _BOOLS:
+            raise ValueError(text)
+        return _BOOLS[text.lower()]
+    if kind is not int:
+        return kind(text)
+    number = float(text)
+    if not number.is_integer():
+        raise ValueError(text)
+    value = int(text) if text.strip().lstrip("+-").isdigit() else int(number)  # digits: exact, not via a float
+    if not INT64[0] <= value <= INT64[1]:
+        raise ValueError(text)
+    return value
+
+
+def _convert(key: str, text: str, kind: type) -> Any:
+    """`text` as the type of the key's Parquet column. A point that fails to build is an error row, but a value
+    its column cannot hold would end the run at the first write, so it is one line before anything runs."""
     try:
-        return kind(float(text)) if kind is int and float(text).is_integer() else kind(text)
+        return _parse(text, kind)
     except ValueError:
-        return text  # not of the key's type: the point becomes an error row, never a failed plan
+        one, many, example = _WORDS[kind]
+        raise CostModelError(f"grid value {key}={shown(text)} is not {one}",
+                             f"write {key} as {many}, e.g. --grid {key}={example}") from None
 
 
 def key_type(arch: str, key: str, texts: Sequence[str]) -> type:
@@ -164,7 +191,7 @@ def _choices(arch: str, grid: Mapping[str, list[str]]) -> dict[str, list[Any]]:
     base: dict[str, list[str]] = {k: [str(v) for v in c] for k, c in search_space.choices().items()} \
         if arch == search_space.NAME else {}
     merged = {**base, **grid}
-    return {k: [_convert(t, key_type(arch, k, texts)) for t in texts] for k, texts in merged.items()}
+    return {k: [_convert(k, t, key_type(arch, k, texts)) for t in texts] for k, texts in merged.items()}
 
 
 def _decode(index: int, values: Sequence[Sequence[Any]], keys: Sequence[str]) -> Point:
@@ -223,6 +250,18 @@ def build(arch: str, values: Mapping[str, Any], batch: int) -> tuple[nn.Module, 
         return search_space.build(params, resolution=resolution, batch=batch)
     model, shape, _ = load_model(arch, params=params, resolution=resolution, batch=batch)
     return model, shape
+
+
+def check_arch(arch: str) -> None:
+    """An unknown architecture or model would fail every point alike: one line before the sweep instead, the one
+    other commands print ('did you mean'), from building its default model (meta device; inline parameters left
+    out, since the grid may be what makes them valid)."""
+    if arch == search_space.NAME:
+        return
+    if is_hub_spec(arch) or not is_user_spec(arch):
+        source, colon, rest = arch.partition(":") if is_hub_spec(arch) else ("", "", arch)
+        arch = source + colon + split_inline(rest)[0]
+    load_model(arch)
 
 
 def _message(error: Exception) -> str:
@@ -294,8 +333,17 @@ def _existing(out: Path) -> list[Path]:
     return ([out] if out.exists() else []) + found
 
 
+def _unreadable(path: str | Path, error: Exception) -> CostModelError:
+    """A file that is not Parquet (or not readable): one line, never Arrow's traceback."""
+    return CostModelError(f"cannot read sweep results {path} ({_message(error)})",
+                          "name a Parquet file written by sweep")
+
+
 def _check_schema(path: Path, schema: pa.Schema) -> None:
-    found = pq.read_schema(path)
+    try:
+        found = pq.read_schema(path)
+    except (OSError, pa.ArrowInvalid) as error:
+        raise _unreadable(path, error) from None
     if not found.equals(schema, check_metadata=False) or \
             (found.metadata or {}).get(b"costmodel.sweep") != schema.metadata[b"costmodel.sweep"]:
         raise CostModelError(f"{path} holds another sweep (other parameters, devices, mode, batch or dtype)",
@@ -351,6 +399,9 @@ def _dask(tasks: list[Task], workers: int, scheduler: str | None) -> Iterator[tu
         else:
             try:
                 client = stack.enter_context(Client(scheduler, timeout="10s"))
+            except ValueError as error:  # distributed's words for an address it cannot parse
+                raise CostModelError(f"--scheduler {shown(scheduler)} is not a Dask scheduler address ({error})",
+                                     "write it like tcp://HOST:8786") from None
             except OSError as error:
                 raise CostModelError(f"no Dask scheduler answers at {scheduler} ({error})",
                                      "start one with `dask scheduler` and `dask worker ADDRESS`, or drop --scheduler")
@@ -377,6 +428,14 @@ class Outcome:
     errors: int = 0
     seconds: float = 0.0
     rows: int = 0  # rows in the file at the end
+    first_error: tuple[int, str, str] | None = None  # (point_index, point, message) of the lowest failed point
+
+    def add(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Count a finished chunk's rows and keep the lowest failed point's message, whatever order chunks end in."""
+        failed = [(row["point_index"], row["point"], row["error"]) for row in rows if row["status"] == "error"]
+        self.written += len(rows)
+        self.errors += len(failed)
+        self.first_error = min(failed + ([self.first_error] if self.first_error else []), default=None)
 
     @property
     def points_per_second(self) -> float:
@@ -392,7 +451,8 @@ def run(plan: Plan, out: str | Path, *, workers: int = 2, scheduler: str | None 
         serial: bool = False, chunk: int | None = None,
         progress: Callable[[int, int], None] | None = None) -> Outcome:
     """Evaluate `plan` and write its rows to `out` (Parquet). `serial` runs a plain loop in this process (no Dask);
-    `progress(done, total)` is called as chunks finish. Ctrl-C merges what finished into `out` and re-raises."""
+    `progress(done, total)` is called as chunks finish. Ctrl-C merges what finished into `out` and re-raises; a run
+    that fails before its first row removes the parts folder it made and writes no `out`."""
     out = Path(out)
     schema = columns(plan)
     if not resume and _existing(out):
@@ -400,6 +460,7 @@ def run(plan: Plan, out: str | Path, *, workers: int = 2, scheduler: str | None 
                              "pass --resume to complete it, or choose another --out")
     if workers < 1:
         raise CostModelError(f"--workers {workers} is not positive", "use 1 or more workers")
+    check_arch(plan.arch)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = done_points(out, schema) if resume else set()
     todo = [p for p in plan.points if p.label(plan.arch) not in done]
@@ -408,22 +469,27 @@ def run(plan: Plan, out: str | Path, *, workers: int = 2, scheduler: str | None 
     bare = Plan(plan.arch, plan.keys, (), plan.devices, plan.batch, plan.dtype, plan.mode)
     tasks = [(bare, tuple(todo[i:i + size])) for i in range(0, len(todo), size)]
     parts = parts_dir(out)
+    fresh = not out.exists() and not parts.exists()  # this run creates both: a failure before any row removes them
     parts.mkdir(exist_ok=True)
     start = time.perf_counter()
-    if progress:
-        progress(outcome.skipped, outcome.total)
+    finished = False
     try:
+        if progress:
+            progress(outcome.skipped, outcome.total)
         results = _serial(tasks) if serial or not tasks else _dask(tasks, workers, scheduler)
         with contextlib.closing(results):
             for (_, points), rows in results:
                 _write_atomic(_table(rows, schema), parts / f"{points[0].index:012d}-{len(points)}.parquet")
-                outcome.written += len(rows)
-                outcome.errors += sum(row["status"] == "error" for row in rows)
+                outcome.add(rows)
                 if progress:
                     progress(outcome.skipped + outcome.written, outcome.total)
-    finally:  # also on Ctrl-C: what finished is merged into a valid file
+        finished = True
+    finally:  # also on Ctrl-C: what finished is merged into a valid file; a run that wrote nothing leaves nothing
         outcome.seconds = time.perf_counter() - start
-        outcome.rows = merge(out, schema)
+        if finished or outcome.written or not fresh:
+            outcome.rows = merge(out, schema)
+        else:
+            shutil.rmtree(parts, ignore_errors=True)
     return outcome
 
 
@@ -432,8 +498,7 @@ def read(path: str | Path) -> pa.Table:
     try:
         table = pq.read_table(path)
     except (OSError, pa.ArrowInvalid) as error:
-        raise CostModelError(f"cannot read sweep results {path} ({error})", "name a Parquet file written by sweep") \
-            from None
+        raise _unreadable(path, error) from None
     if "point_index" not in table.column_names:
         raise CostModelError(f"{path} is not a sweep's results (no point_index column)",
                              "name a Parquet file written by `python -m costmodel sweep`")
