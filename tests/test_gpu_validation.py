@@ -160,3 +160,16 @@ def test_the_stored_validation_holds_todays_run_agreement():
         if score["runs_tau"] is not None:
             assert score["runs_tau"] == pytest.approx(got["runs_tau"])
             assert score["runs_median_pct"] == pytest.approx(got["runs_median_pct"])
+
+
+def test_fresh_predictions_were_written_before_any_fresh_network_was_timed():
+    """data/validation/gpu_h200_fresh_predicted.csv (benchmarks/validate_gpu.py writes it once): every FRESH
+    network at every H200 batch, predicted on a date no stored run of a FRESH network precedes."""
+    stored = pd.read_csv(Path(__file__).resolve().parents[1] / "data/validation/gpu_h200_fresh_predicted.csv")
+    assert set(zip(stored["net"], stored["batch"])) == {(f"{name}()", batch) for _, _, name, _ in FRESH
+                                                         for batch in H200_BATCHES}
+    assert (stored["pred_graph_ms"] > 0).all() and (stored["pred_eager_ms"] >= stored["pred_graph_ms"]).all()
+    records = run_records()
+    for run in set(records.loc[records["half"] == "fresh", "run"]):
+        meta = json.loads((H200_DIR.parent / run.split("/")[0] / "meta.json").read_text(encoding="utf-8"))
+        assert stored["predicted_on"].max() <= meta["date"], run

@@ -139,6 +139,16 @@ def half_of(arch: str) -> str:
     return "fresh" if arch in _FRESH_NAMES else "held-out"
 
 
+def fresh_runs() -> pd.DataFrame:
+    """FRESH's networks at every H200 batch as `network_runs` rows without times, at the input the GPU run will
+    use (the library's default size, benchmarks/measure_gpu.py) and BatchNorm folded (as measure_gpu folds it
+    wherever torch.fx traces): what `predicted_runs` needs to predict them before any is timed."""
+    rows = [{"source": source, "arch": name, "params": json.dumps(params, sort_keys=True), "fused": True,
+             "batch": batch, "net": f"{name}()", "shape": [batch, *hub.HUBS[source].input_size(name)],
+             "half": "fresh"} for _, source, name, params in FRESH for batch in H200_BATCHES]
+    return pd.DataFrame(rows)
+
+
 def _network(row: object) -> tuple[nn.Module, tuple[int, ...]]:
     """The measured network on the meta device, at the shape it was measured at."""
     params, shape = json.loads(row.params), tuple(row.shape)
