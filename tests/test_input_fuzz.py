@@ -118,3 +118,9 @@ def test_fuzzed_cli_parameters_never_give_a_traceback(arch, params, batch, resol
     assert "Traceback" not in err
     if code == 2:
         assert len(err.strip().splitlines()[-1]) > 0 and "error" in err.strip().splitlines()[-1]
+
+
+def test_a_field_name_with_a_line_break_is_named_on_one_line():
+    """Found by the fuzzer: a kernel class named 'a\\nb' made the error two lines."""
+    message = rejection(changed(("latency_model", "kernels"), {"a\nb": {}}))
+    assert "\n" not in message and "a\\nb" in message

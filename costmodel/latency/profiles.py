@@ -226,10 +226,12 @@ def check_name(name: str) -> str:
 
 
 def _field(error: ValidationError) -> str:
+    """The first invalid field and why, on one line: a key or value of the file may hold a line break."""
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
-    return f"field '{where}': {message}" if where else message
+    text = f"field '{where}': {message}" if where else message
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def parse_profile(data: object, origin: str) -> DeviceProfile:
