@@ -173,3 +173,13 @@ def test_a_missing_python_file_without_a_class_name_says_it_is_missing(capsys, t
     path = str(tmp_path / "missing.py")
     err = one_error_line(*run_cli(capsys, "analyze", path))
     assert f"model file '{path}' does not exist" in err
+
+
+def test_a_module_whose_own_import_is_missing_names_that_import(capsys, tmp_path, monkeypatch):
+    """The module was found; a package it imports was not: say which, not that the module is missing."""
+    (tmp_path / "needs_a_package.py").write_text("import no_such_package_4711\n")
+    monkeypatch.chdir(tmp_path)
+    err = one_error_line(*run_cli(capsys, "analyze", "needs_a_package:Net"))
+    assert "importing 'needs_a_package' needs module 'no_such_package_4711', which is not installed" in err
+    err = one_error_line(*run_cli(capsys, "analyze", "no_such_package_4711.models:Net"))
+    assert "module 'no_such_package_4711.models' not found" in err

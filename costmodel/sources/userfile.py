@@ -66,6 +66,9 @@ def _import_module(dotted: str) -> object:
     try:
         return importlib.import_module(dotted)
     except ModuleNotFoundError as error:
+        if error.name and not (dotted == error.name or dotted.startswith(f"{error.name}.")):
+            raise CostModelError(f"importing '{dotted}' needs module '{error.name}', which is not installed",
+                                 f"install {error.name} or remove that import") from None
         raise CostModelError(f"module '{dotted}' not found ({error})", "run from the directory that holds it") from None
     except USER_CODE_ERRORS as error:  # noqa: BLE001
         raise CostModelError(f"importing '{dotted}' raised {first_line(error)}",
