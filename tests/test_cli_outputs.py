@@ -44,6 +44,7 @@ def test_an_output_file_that_cannot_be_written_is_one_line(tmp_path: Path, name:
     (["analyze", f"{TINY}:TinyNet", "--input", "1,3,8,8", "--batch", "4"],
      "error: --input sets the whole input shape"),
     (["analyze", "g1_pointwise", "-p", "c1=8", "-p", "c1=16"], "error: parameter c1 is given twice"),
+    (["analyze", "g1_pointwise", "--mode", "graph"], "error: --mode graph applies to predicted latency"),
     (["analyze", "shufflenet_v2(width=0.5, width=2.0)"], "error: parameter width is given twice"),
     (["profile", "--out", "/tmp/p.json", "--batch", "1", "5000"], "error: batch 5000 is out of range")])
 def test_bad_outputs_and_ignored_options_are_one_line_errors(capsys: pytest.CaptureFixture[str], argv: list[str],

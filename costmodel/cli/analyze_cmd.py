@@ -129,6 +129,8 @@ def print_latency(latency: Latency, trusted: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.mode != "eager" and not args.device:
+        raise CostModelError(f"--mode {args.mode} applies to predicted latency", "add --device NAME (a GPU profile)")
     csv_path = output_path(args.csv, "--csv", (".csv",)) if args.csv is not None else None  # before any work
     report = report_from_args(args)
     predicted = latencies(args, report) if args.device else []
