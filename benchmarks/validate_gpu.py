@@ -20,6 +20,7 @@ Targets (issue 12): graph median <= 10%, max <= 25%, tau >= 0.9; eager median <=
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from datetime import date
@@ -85,14 +86,19 @@ def preregister(profiles: dict[int, DeviceProfile], path: Path) -> None:
     print(f"wrote {path}: predictions for {len(FRESH)} networks no GPU has timed yet")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out-dir", type=Path, default=OUT_DIR,
+                        help="where the tables are written (default: %(default)s, the shipped ones)")
+    out_dir = parser.parse_args(argv).out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
     meta = json.loads((H200_DIR / "meta.json").read_text(encoding="utf-8"))
     runs = run_files()
     measured = "; ".join(_folder_runs(folder, runs) for folder in sorted({path.parent for path in runs}))
     profiles = shipped_h200()
     records = run_records()
     if not (records["half"] == "fresh").any():
-        preregister(profiles, OUT_DIR / "gpu_h200_fresh_predicted.csv")
+        preregister(profiles, out_dir / "gpu_h200_fresh_predicted.csv")
     table = predicted_runs(network_runs(records), profiles)
     result = summary(table, records)
     held_out = ", ".join(f"{library}:{name}" for _, library, name, _ in HELD_OUT)
@@ -104,11 +110,10 @@ def main() -> None:
     print(header)
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(result.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    shown.to_csv(OUT_DIR / "gpu_h200.csv", index=False, float_format="%.4f")
-    (OUT_DIR / "gpu_h200.md").write_text(f"{header}\n\n{result.to_markdown(index=False, floatfmt='.2f')}\n\n"
+    shown.to_csv(out_dir / "gpu_h200.csv", index=False, float_format="%.4f")
+    (out_dir / "gpu_h200.md").write_text(f"{header}\n\n{result.to_markdown(index=False, floatfmt='.2f')}\n\n"
                                          f"{shown.to_markdown(index=False, floatfmt='.3f')}\n", encoding="utf-8")
-    (OUT_DIR / "gpu_h200.json").write_text(json.dumps({"machine": meta["device"], "date": meta["date"],
+    (out_dir / "gpu_h200.json").write_text(json.dumps({"machine": meta["device"], "date": meta["date"],
                                                        "development": DEVELOPMENT, "report": REPORT,
                                                        "held_out": [name for _, _, name, _ in HELD_OUT],
                                                        "profiles": [{"profile": p.name, "batch": batch,
