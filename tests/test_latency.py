@@ -222,3 +222,14 @@ def test_a_gpu_fills_with_output_elements_a_cpu_core_with_output_positions():
     assert _conv_ms(profile, 64, 2048, 7, kernels=kernels) == pytest.approx(work_ms / (49 / 1049), rel=1e-6)
     assert _conv_ms(profile, 64, 2048, 7, kernels=kernels, parallel_channels=True) == \
         pytest.approx(work_ms / (100352 / 101352), rel=1e-6)
+
+
+def test_a_layer_with_no_outputs_costs_its_overhead_not_a_division_by_zero():
+    """torchvision's num_classes=0 or nn.Linear(8, 0): zero multiply-adds, and the device still launches it."""
+    model = nn.Sequential(nn.Conv2d(3, 8, 1), nn.Flatten(), nn.Linear(8 * 4 * 4, 0))
+    report = analyze(model, (1, 3, 4, 4))
+    linear = report.ops[report.ops["kind"] == "linear"]
+    assert len(linear) == 1 and int(linear["flops"].iloc[0]) == 0
+    latency = predict(report, load_profile("gtx1080ti"))
+    overhead = load_profile("gtx1080ti").latency_model.kernels["linear"].overhead_us * 1e-3
+    assert latency.per_op.loc[linear.index[0], "ms"] == pytest.approx(overhead, rel=0.01)

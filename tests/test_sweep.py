@@ -237,3 +237,10 @@ def test_every_point_label_names_its_model_again(arch: str, grid: list[str]) -> 
         assert name == point.label(arch) and shape_again == shape
         assert analyze(again, shape_again).summary["flops"] == analyze(model, shape).summary["flops"]
     assert len({p.label(arch) for p in points}) == len(points)
+
+
+def test_a_range_is_counted_before_its_values_are_built() -> None:
+    """0.5:1e9:0.001 would be 1e12 values (the app's server ran out of memory building them): one line instead."""
+    with pytest.raises(CostModelError, match=r"range 'width=0.5:1e9:0.001' has 1e\+12 values, more than 100,000"):
+        sweep.parse_grid(["width=0.5:1e9:0.001"])
+    assert len(sweep.parse_grid(["c1=1:100000:1"])["c1"]) == 100_000

@@ -103,7 +103,7 @@ def geometry(kind: str, flops: int, input_shapes: Sequence[Sequence[int]], outpu
     out_elements = max(1, math.prod(out))
     kernel, step = _largest(kernel_size), _largest(stride)
     if kind_ in (OpKind.CONV, OpKind.GROUP_CONV, OpKind.DEPTHWISE_CONV, OpKind.LINEAR):
-        c_out = out[-1 if kind_ is OpKind.LINEAR else 1] if len(out) > 1 else out[0]
+        c_out = max(1, out[-1 if kind_ is OpKind.LINEAR else 1] if len(out) > 1 else out[0])  # 0: an empty layer
         g = int(groups) if groups and kind_ is not OpKind.LINEAR else 1
         return Geometry(out_elements // c_out, max(1, flops // out_elements), max(1, c_out // g), g, flops,
                         kernel, step)

@@ -50,6 +50,7 @@ from costmodel.studies.evaluate import cost_columns
 from costmodel.zoo import ARCHS
 
 MAX_GRID = 10_000_000  # points a grid may enumerate; beyond it, sample
+MAX_RANGE_VALUES = 100_000  # values one lo:hi:step range may expand to: checked before any is built
 RESOLUTION_KEY = "resolution"  # a swept key that sets the input size, not a builder argument
 _TYPES = {bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.string()}
 _WORDS = {bool: ("true or false", "true/false", "false,true"), int: ("a whole number (64-bit)", "whole numbers", "1,2"),
@@ -109,6 +110,9 @@ def expand_values(key: str, text: str) -> list[str]:
         if step <= 0 or high < low:
             raise CostModelError(f"range '{key}={text}' is empty", "use lo <= hi and a positive step")
         count = math.floor((high - low) / step + 1e-9) + 1
+        if count > MAX_RANGE_VALUES:
+            raise CostModelError(f"range '{key}={text}' has {count:.3g} values, more than {MAX_RANGE_VALUES:,}",
+                                 "use a larger step or a narrower range")
         integral = all(float(p).is_integer() for p in (low, high, step))
         values = [str(int(low + i * step)) if integral else repr(round(low + i * step, 10)) for i in range(count)]
     if not values:
