@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from costmodel.cli import main
 from costmodel.errors import CostModelError
-from costmodel.latency.profiles import MAX_PROFILE_BYTES, PROFILE_DIR, loads_profile
+from costmodel.latency.profiles import MAX_BATCH, MAX_PROFILE_BYTES, PROFILE_DIR, loads_profile
+from costmodel.sources.names import BATCH_RANGE
 
 SHIPPED = json.loads((PROFILE_DIR / "gtx1080ti.json").read_text())
 
@@ -124,3 +125,9 @@ def test_a_field_name_with_a_line_break_is_named_on_one_line():
     """Found by the fuzzer: a kernel class named 'a\\nb' made the error two lines."""
     message = rejection(changed(("latency_model", "kernels"), {"a\nb": {}}))
     assert "\n" not in message and "a\\nb" in message
+
+
+def test_a_profile_batch_beyond_what_any_command_takes_is_rejected_on_load():
+    """Not later, on every page that predicts at it: the profile's own batch is bounded like --batch."""
+    assert MAX_BATCH == BATCH_RANGE[1]
+    assert "field 'batch'" in rejection(changed(("batch",), BATCH_RANGE[1] + 1))

@@ -22,6 +22,7 @@ from costmodel.engine.kinds import OpKind
 
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "data" / "profiles"
 SCHEMA_VERSION = 4
+MAX_BATCH = 1024  # a profile's batch is where every page predicts: the range every command takes (sources.names)
 # Kernel classes each schema version added, and the class a profile of an older version lends them: version 1
 # ran unfused norms with the elementwise kernels and ELU/tanh with the other transcendental activations,
 # version 2 ran BatchNorm with the other norms, version 3 pointwise group convs with the other group convs.
@@ -173,7 +174,7 @@ class DeviceProfile(_Strict):
     device: str = Field(min_length=1, description="the hardware in words")
     kind: Literal["gpu", "cpu"]
     source: Source
-    batch: int = Field(ge=1, description="batch size whole networks are predicted at by default")
+    batch: int = Field(ge=1, le=MAX_BATCH, description="batch size whole networks are predicted at by default")
     threads: int | None = Field(default=None, ge=1)
     dtype: Literal["float32", "float16", "bfloat16", "int8"] = "float32"
     latency_model: LatencyModel
