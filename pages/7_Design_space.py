@@ -54,7 +54,7 @@ def plan_of(arch: str, text: str, sample: int | None) -> sweep.Plan:
     with ui.guard():
         return sweep.make_plan(arch, sweep.parse_grid([line for line in text.splitlines() if line.strip()]),
                                sample=sample, devices=profiles, batch=settings.batch, dtype=settings.dtype,
-                               limit=MAX_POINTS)
+                               mode=settings.mode, fold_bn=settings.fold_bn, limit=MAX_POINTS)
 
 
 # ---------------------------------------------------------------- which results
@@ -116,6 +116,7 @@ st.markdown("Which depth, width and resolution multipliers give the most FLOPs w
             "sweeps a finer one.")
 scale_arch = st.selectbox("Architecture", list(optimal_scaling.KNOBS), key="ds.scale_arch")
 scaling_plan = optimal_scaling.plan(scale_arch, [profile(n) for n in settings.devices], batch=settings.batch,
+                                    dtype=settings.dtype, mode=settings.mode, fold_bn=settings.fold_bn,
                                     **optimal_scaling.APP_GRID)
 key = f"ds.scaling.{scale_arch}.{settings}"
 if st.button(f"Run the scaling sweep ({len(scaling_plan.points)} networks)", key="ds.scale_run"):

@@ -18,7 +18,7 @@ from costmodel.cli import main
 from costmodel.errors import CostModelError
 from costmodel.latency.profiles import load_profile
 from costmodel.sources.names import load_model
-from costmodel.studies import sweep
+from costmodel.studies import optimal_scaling, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVICES = ("gtx1080ti", "snapdragon810")
@@ -244,3 +244,19 @@ def test_a_range_is_counted_before_its_values_are_built() -> None:
     with pytest.raises(CostModelError, match=r"range 'width=0.5:1e9:0.001' has 1e\+12 values, more than 100,000"):
         sweep.parse_grid(["width=0.5:1e9:0.001"])
     assert len(sweep.parse_grid(["c1=1:100000:1"])["c1"]) == 100_000
+
+
+@pytest.mark.parametrize("fold_bn", [True, False])
+def test_bn_folding_reaches_the_costs(fold_bn: bool) -> None:
+    """A point's MAC is the one `analyze` gives with the same folding (the app's sidebar setting)."""
+    plan = sweep.make_plan("mobilenet_v2", sweep.parse_grid(["width=0.5"]), fold_bn=fold_bn)
+    row = sweep.evaluate_point(plan, plan.points[0])
+    model, shape, _ = load_model("mobilenet_v2(width=0.5)")
+    assert row["mac_bytes"] == analyze(model, shape, fold_bn=fold_bn).summary["mac_bytes"]
+    assert sweep.columns(plan).metadata[b"costmodel.sweep"].decode().endswith(f'"fold_bn": {str(fold_bn).lower()}}}')
+
+
+def test_the_scaling_plan_carries_the_settings() -> None:
+    scaled = optimal_scaling.plan("mobilenet_v1", [load_profile("h200_b1")], dtype="float16", mode="graph",
+                                  fold_bn=False, **optimal_scaling.APP_GRID)
+    assert (scaled.dtype, scaled.mode, scaled.fold_bn) == ("float16", "graph", False)

@@ -43,6 +43,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="GPU execution: eager (host issues each op) or graph (CUDA-graph replay)")
     parser.add_argument("--batch", type=int, help="batch for latency (default: each profile's own)")
     parser.add_argument("--dtype", default="float32", choices=sorted(DTYPE_BYTES), help="dtype for MAC bytes")
+    parser.add_argument("--keep-bn", action="store_true", help="keep BatchNorm as an elementwise op (no folding)")
     parser.add_argument("--out", required=True, metavar="FILE.parquet", help="results file")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, default=2, help="local Dask worker processes (default 2)")
@@ -65,11 +66,13 @@ def _plan(args: argparse.Namespace, profiles: list[DeviceProfile]) -> sweep.Plan
     if args.scaling:
         if args.grid or args.sample:
             raise CostModelError("--scaling sweeps its own multiplier grid", "drop --grid and --sample")
-        return optimal_scaling.plan(args.arch, profiles, batch=args.batch)
+        return optimal_scaling.plan(args.arch, profiles, batch=args.batch, dtype=args.dtype, mode=args.mode,
+                                    fold_bn=not args.keep_bn)
     if not args.grid and args.arch != search_space.NAME:
         raise CostModelError(f"no parameters to sweep for {args.arch}", "add --grid KEY=V1,V2 (see `costmodel zoo`)")
     return sweep.make_plan(args.arch, sweep.parse_grid(args.grid), sample=args.sample, seed=args.seed,
-                           devices=profiles, batch=args.batch, dtype=args.dtype, mode=args.mode)
+                           devices=profiles, batch=args.batch, dtype=args.dtype, mode=args.mode,
+                           fold_bn=not args.keep_bn)
 
 
 def parse_budget(text: str) -> float:

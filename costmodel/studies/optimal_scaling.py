@@ -65,16 +65,17 @@ def _text(value: float) -> str:
 
 def plan(arch: str, devices: Sequence[DeviceProfile], *, depths: Sequence[float] = DEPTHS,
          widths: Sequence[float] = WIDTHS, resolutions: Sequence[float] = RESOLUTIONS,
-         bases: tuple[float, float, float] = EFFICIENTNET_BASES, batch: int | None = None) -> Plan:
+         bases: tuple[float, float, float] = EFFICIENTNET_BASES, batch: int | None = None, dtype: str = "float32",
+         mode: str = "eager", fold_bn: bool = True) -> Plan:
     """The scaling sweep of `arch`: the multiplier grid (1 is always in it) plus the compound path of `bases`
-    while it stays inside the grid's ranges."""
+    while it stays inside the grid's ranges, costed and predicted with the given settings (sweep.make_plan)."""
     k = knobs(arch)
     axes = {"depth": sorted({1.0, *depths}) if k.depth else [1.0], "width": sorted({1.0, *widths}),
             "resolution": sorted({1.0, *resolutions})}
     grid = {**({k.depth: [_text(d) for d in axes["depth"]]} if k.depth else {}),
             k.width: [_text(w) for w in axes["width"]],
             "resolution": [str(round(k.base_resolution * r)) for r in axes["resolution"]]}
-    grid_plan = make_plan(arch, grid, devices=devices, batch=batch)
+    grid_plan = make_plan(arch, grid, devices=devices, batch=batch, dtype=dtype, mode=mode, fold_bn=fold_bn)
     alpha, beta, gamma = bases
     path, phi = [], 0.0
     while True:

@@ -19,6 +19,7 @@ Figure 2's categories (they sum to ms:<d> unless the run is host-bound).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -89,6 +90,7 @@ class Plan:
     batch: int | None = None
     dtype: str = "float32"
     mode: str = "eager"
+    fold_bn: bool = True  # BatchNorm folded into the convs before costing, as `analyze` does by default
 
 
 def _number(text: str) -> float:
@@ -209,7 +211,7 @@ def _decode(index: int, values: Sequence[Sequence[Any]], keys: Sequence[str]) ->
 
 def make_plan(arch: str, grid: Mapping[str, list[str]], *, sample: int | None = None, seed: int = 0,
               devices: Sequence[DeviceProfile] = (), batch: int | None = None, dtype: str = "float32",
-              mode: str = "eager", limit: int = MAX_GRID) -> Plan:
+              mode: str = "eager", fold_bn: bool = True, limit: int = MAX_GRID) -> Plan:
     """The points of `grid` (all of them, or `sample` drawn without replacement with `seed`) for `arch`; more
     than `limit` points is an error (a caller's bound on the sweep's size)."""
     if mode not in MODES:
@@ -228,7 +230,7 @@ def make_plan(arch: str, grid: Mapping[str, list[str]], *, sample: int | None = 
     values = [choices[k] for k in keys]
     points = tuple(_decode(i, values, keys) for i in indices)
     types = tuple((k, key_type(arch, k, grid.get(k, []))) for k in keys)
-    return Plan(arch, types, points, tuple(devices), batch, dtype, mode)
+    return Plan(arch, types, points, tuple(devices), batch, dtype, mode, fold_bn)
 
 
 def columns(plan: Plan) -> pa.Schema:
@@ -241,7 +243,7 @@ def columns(plan: Plan) -> pa.Schema:
         fields += [(f"batch:{device.name}", pa.int64()), (f"ms:{device.name}", pa.float64()),
                    (f"throughput:{device.name}", pa.float64()), (f"bound:{device.name}", pa.string())]
         fields += [(f"ms:{device.name}:{c}", pa.float64()) for c in CATEGORIES]
-    settings = {"arch": plan.arch, "mode": plan.mode, "batch": plan.batch, "dtype": plan.dtype}
+    settings = {"arch": plan.arch, "mode": plan.mode, "batch": plan.batch, "dtype": plan.dtype, "fold_bn": plan.fold_bn}
     return pa.schema(fields, metadata={"costmodel.sweep": json.dumps(settings)})
 
 
@@ -288,7 +290,7 @@ def evaluate_point(plan: Plan, point: Point) -> dict[str, Any]:
     def report(batch: int) -> Report:
         if batch not in reports:
             model, shape = build(plan.arch, dict(point.values), batch)
-            reports[batch] = analyze(model, shape, dtype=plan.dtype, arch=row["point"])
+            reports[batch] = analyze(model, shape, dtype=plan.dtype, fold_bn=plan.fold_bn, arch=row["point"])
         return reports[batch]
 
     try:
@@ -470,7 +472,7 @@ def run(plan: Plan, out: str | Path, *, workers: int = 2, scheduler: str | None 
     todo = [p for p in plan.points if p.label(plan.arch) not in done]
     outcome = Outcome(out, len(plan.points), skipped=len(plan.points) - len(todo))
     size = chunk or chunk_size(len(todo), workers)
-    bare = Plan(plan.arch, plan.keys, (), plan.devices, plan.batch, plan.dtype, plan.mode)
+    bare = dataclasses.replace(plan, points=())
     tasks = [(bare, tuple(todo[i:i + size])) for i in range(0, len(todo), size)]
     parts = parts_dir(out)
     fresh = not out.exists() and not parts.exists()  # this run creates both: a failure before any row removes them
