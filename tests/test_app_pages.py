@@ -287,6 +287,12 @@ def test_profile_upload_valid_and_invalid(tmp_path: Path) -> None:
     assert any("field 'kind'" in e for e in errors(app))
     app.file_uploader(key="upload").set_value(("notjson.json", b"{nope", "application/json")).run()
     assert any("is not JSON" in e for e in errors(app))
+    # tables name devices by profile name: another profile under a name in use would replace that device's column
+    app.file_uploader(key="upload").set_value(("same.json", json.dumps(shipped).encode(), "application/json")).run()
+    assert any(f"a profile named '{shipped['name']}' is already in use" in e for e in errors(app))
+    slower = json.dumps({**shipped, "name": "my_device", "device": "another"}).encode()
+    app.file_uploader(key="upload").set_value(("other.json", slower, "application/json")).run()
+    assert any("a profile named 'my_device' is already in use" in e for e in errors(app))
 
 
 FAKE_PROFILER = """

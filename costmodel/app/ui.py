@@ -66,7 +66,13 @@ def add_profile(data: object, origin: str = "uploaded file") -> tuple[DeviceProf
     Returns the profile and whether it is new to this session."""
     device = parse_profile(data, origin)
     folder = Path(tempfile.gettempdir()) / "costmodel_profiles"
-    path = save_profile(device, folder / f"{device.name}-{hashlib.sha1(repr(data).encode()).hexdigest()[:8]}.json")
+    path = folder / f"{device.name}-{hashlib.sha1(repr(data).encode()).hexdigest()[:8]}.json"
+    known = uploaded_profiles().get(device.name)
+    if device.name in profile_names() or (known is not None and known != str(path)):
+        # tables and charts name devices by profile name: a second profile of that name would replace the first
+        raise CostModelError(f"{origin}: a profile named '{device.name}' is already in use",
+                             'give this one another "name" in its JSON')
+    save_profile(device, path)
     uploaded_profiles()[device.name] = str(path)
     devices = st.session_state.get("settings.devices") or []
     new = str(path) not in devices
