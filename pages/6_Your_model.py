@@ -77,7 +77,7 @@ def model_input() -> yourmodel.UserModel | None:
     if not name:
         return None
     limits = Limits(min(float(seconds), OPERATOR.max_seconds), int(min(memory, OPERATOR.max_memory_gib) * 2**30))
-    return yourmodel.UserModel(name.strip(), parse_shape(shape_text), attr.strip(), content, limits,
+    return yourmodel.UserModel(name.strip(), parse_shape(shape_text, "3,224,224"), attr.strip(), content, limits,
                                yourmodel.batches_for(settings), allow_unsafe=OPERATOR.unsafe_sandbox)
 
 

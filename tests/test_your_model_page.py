@@ -143,3 +143,15 @@ def test_ab_comparison_takes_a_torchvision_model_by_name():
     flops = metrics.loc[metrics["metric"] == "FLOPs", "B"].iloc[0]
     model, shape, _ = load_model("torchvision:mobilenet_v3_small")
     assert flops == si(analyze(model, shape).summary["flops"])
+
+
+@pytest.mark.parametrize("text, message", [("", "the input shape is empty - write it like 3,224,224"),
+                                           ("abc", "input shape 'abc' is not a list of integers - write it like "
+                                                   "3,224,224")])
+def test_a_bad_shape_is_named_in_the_fields_own_form(app, text, message):
+    """The field is per sample (C,H,W): its error must not ask for the batch the sidebar sets."""
+    app.file_uploader(key="upload").set_value(("tiny_net.py", (MODELS / "tiny_net.py").read_bytes(), "text/x-python"))
+    app.text_input(key="shape").set_value(text).run()
+    assert [e.value for e in app.error] == [message]
+    app.text_input(key="shape").set_value(",".join(map(str, SAMPLE))).run()
+    assert not app.error

@@ -35,9 +35,12 @@ def shown(text: str, limit: int = 60) -> str:
     return safe if len(safe) <= limit else safe[:limit] + "..."
 
 
-def parse_shape(text: str) -> tuple[int, ...]:
-    """'1,3,224,224' -> (1, 3, 224, 224): at most 8 positive sizes of up to 2^20, 2^40 elements in all."""
-    hint = "write it like 1,3,224,224"
+def parse_shape(text: str, example: str = "1,3,224,224") -> tuple[int, ...]:
+    """'1,3,224,224' -> (1, 3, 224, 224): at most 8 positive sizes of up to 2^20, 2^40 elements in all. `example`
+    is the form the caller's field takes (the app's is per sample: 3,224,224)."""
+    hint = f"write it like {example}"
+    if not text.strip():
+        raise CostModelError("the input shape is empty", hint)
     if len(text) > MAX_TEXT:
         raise CostModelError(f"input shape '{shown(text)}' is longer than {MAX_TEXT} characters", hint)
     try:
