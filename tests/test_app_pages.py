@@ -98,6 +98,9 @@ def assert_lint_panel(where, arch: str, device_name: str = DEFAULT_DEVICE, **par
     top = expected.table().head(SHOWN)
     assert list(findings["module"]) == list(top["module"])
     assert list(findings["cost_ms"]) == pytest.approx(list(top["cost_ms"]))
+    if len(top):  # every table of the app can be downloaded: the findings too
+        keys = {b.key for b in where.get("download_button")}
+        assert any(k.endswith("_findings.CSV") for k in keys) and any(k.endswith("_findings.LaTeX") for k in keys)
 
 
 @pytest.mark.parametrize("name", list(PAGES))

@@ -51,6 +51,10 @@ def _show(result: LintResult, *, key: str) -> None:
                 "evidence": st.column_config.TextColumn("evidence", width="large"),
             },
         )
+        exported = table[["guideline", "cost_ms", "share", "module", "block", "evidence"]].rename(
+            columns={"cost_ms": "cost (ms)", "share": "share of time"})
+        ui.table_buttons(exported, f"{key}_findings",
+                         caption=f"ShuffleNet V2 guideline findings on {result.device} at batch {result.batch}")
     st.caption(_HOW)
 
 

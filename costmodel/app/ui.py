@@ -257,6 +257,11 @@ def table(frame: pd.DataFrame, name: str, *, caption: str | None = None) -> None
     formats = {column: st.column_config.NumberColumn(format=fmt)
                for column, fmt in tables.display_formats(frame).items()}  # digits by costmodel/units.py
     st.dataframe(frame, hide_index=True, key=f"table.{name}", height=height, column_config=formats)
+    table_buttons(frame, name, caption=caption)
+
+
+def table_buttons(frame: pd.DataFrame, name: str, *, caption: str | None = None) -> None:
+    """CSV and LaTeX (booktabs) download buttons for `frame`, for a table a page draws its own way."""
     _buttons(name, [("CSV", functools.partial(export.table_csv, frame), f"{name}.csv", "text/csv"),
                     ("LaTeX", functools.partial(export.table_latex, frame, caption=caption, label=f"tab:{name}"),
                      f"{name}.tex", "application/x-tex")])
