@@ -20,7 +20,8 @@ with header(
 
 settings = ui.sidebar()
 
-ui.warm_up(settings)  # fills the cache for the other slow pages in the background
+with ui.guard():  # a bad operator setting is one line, as on every page
+    ui.warm_up(settings)  # fills the cache for the other slow pages in the background
 zoo = ui.compute(catalog.zoo_panel, settings, spinner="Analysing the zoo on every device (first run only)...")
 
 st.subheader("Same FLOPs, different speed")
@@ -41,8 +42,8 @@ st.markdown("""
   elements and in bytes at the sidebar's dtype. Concat, split and channel shuffle move memory: they are never free.
 - **Kernels** and **width**: how many ops launch per block, and how many compute ops could run at once (G3).
 - **Latency** is predicted per op on a device profile and summed in execution order, in ms per batch at each
-  profile's batch (GPU 8, CPU/ARM 1 by default; see the sidebar); throughput in batches/s (GPU) or images/s
-  (CPU/ARM), as the papers report. A profile is only as good as its fit: the *Device profiles* page shows it.
+  profile's own batch by default (h200_bN at N, gtx1080ti at 8, CPU/ARM at 1; see the sidebar); throughput in
+  batches/s (GPU) or images/s (CPU/ARM), as the papers report. A profile is only as good as its fit: the *Device profiles* page shows it.
 - A value marked *partial* touches an op the engine does not understand: it is not silently zero.
 
 **Pages:** *ShuffleNet blocks* - V1 vs V2 units and networks, op graphs, where the time goes.

@@ -31,7 +31,8 @@ if scaling.far_from_target(bases):
     st.warning(f"alpha x beta^2 x gamma^2 = {bases.constraint:.3f} is far from 2: FLOPs no longer about double "
                "per unit of phi, so phi no longer means a FLOPs budget of 2^phi.")
 
-ui.warm_up(settings)  # fills the cache for the other slow pages in the background
+with ui.guard():  # a bad operator setting is one line, as on every page
+    ui.warm_up(settings)  # fills the cache for the other slow pages in the background
 point = ui.compute(scaling.point, phi, bases, settings, spinner="Analysing the scaled network...")
 st.subheader(f"The network at phi = {phi:g}")
 cols = st.columns(4)

@@ -44,7 +44,8 @@ with st.expander("Guideline findings (ShuffleNet V2 G1-G4)", expanded=True):
     source_lint_panel(model, settings, key="zoo_lint")
 
 st.subheader("Published models")
-ui.warm_up(settings)  # fills the cache for the other slow pages in the background
+with ui.guard():  # a bad operator setting is one line, as on every page
+    ui.warm_up(settings)  # fills the cache for the other slow pages in the background
 zoo = ui.compute(catalog.zoo_panel, settings, spinner="Analysing the zoo on every device (first run only)...")
 ui.chart(zoo.flops_latency, "zoo_flops_vs_latency")
 ui.chart(zoo.accuracy_latency, "zoo_accuracy_vs_latency")

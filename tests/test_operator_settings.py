@@ -2,8 +2,10 @@
 slots make a visitor wait (with a message) when all are busy."""
 import threading
 import time
+from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from costmodel.app.settings import OperatorSettings, from_env, sandbox_slot
 from costmodel.errors import CostModelError
@@ -51,3 +53,13 @@ def test_a_visitor_waits_with_a_message_while_every_slot_is_busy():
         order.append("first done")
     waiter.join(5)
     assert told == ["wait"] and order == ["first done", "second"]
+
+
+@pytest.mark.parametrize("page", ["home.py", "pages/3_EfficientNet_scaling.py", "pages/4_Model_zoo.py"])
+def test_a_bad_variable_is_one_line_on_the_pages_that_warm_the_cache(page, monkeypatch):
+    """The background warm-up reads the settings too: its error is the page's one line, not a traceback."""
+    monkeypatch.setenv("COSTMODEL_CACHE_MAX_MIB", "abc")
+    app = AppTest.from_file(str(Path(__file__).resolve().parents[1] / page), default_timeout=240)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("COSTMODEL_CACHE_MAX_MIB" in e.value for e in app.error)

@@ -46,7 +46,7 @@ def _check_countable(graph: nx.DiGraph, shape: tuple[int, ...]) -> None:
         total = sum(int(value) for _, value in graph.nodes(data=metric, default=0))
         if total >= COUNT_LIMIT:
             raise CostModelError(f"input {shape} needs {total:.3g} {unit}, more than the 64-bit totals hold "
-                                 f"({COUNT_LIMIT:.3g})", "use a smaller --resolution or --batch")
+                                 f"({COUNT_LIMIT:.3g})", "use a smaller input resolution or batch")
 
 
 def _count_unread_parameters(summary: dict, model: nn.Module) -> None:
