@@ -43,7 +43,8 @@ st.markdown("""
 - **Kernels** and **width**: how many ops launch per block, and how many compute ops could run at once (G3).
 - **Latency** is predicted per op on a device profile and summed in execution order, in ms per batch at each
   profile's own batch by default (h200_bN at N, gtx1080ti at 8, CPU/ARM at 1; see the sidebar); throughput in
-  batches/s (GPU) or images/s (CPU/ARM), as the papers report. A profile is only as good as its fit: the *Device profiles* page shows it.
+  batches/s (GPU) or images/s (CPU/ARM), as the papers report. A profile is only as good as its fit: the *Device
+  profiles* page shows it.
 - A value marked *partial* touches an op the engine does not understand: it is not silently zero.
 
 **Pages:** *ShuffleNet blocks* - V1 vs V2 units and networks, op graphs, where the time goes.
