@@ -34,4 +34,5 @@ def any_model(key: str, default: str = "shufflenet_v2") -> tuple[str, dict[str, 
                               placeholder="num_classes=10, drop_rate=0.2",
                               help="Keyword arguments passed to the library's builder, comma-separated.")
     with ui.guard():
-        return f"{library}:{name}", parse_params([p for p in arguments.split(",") if p.strip()])
+        pairs = [p for p in arguments.split(",") if p.strip()]
+        return f"{library}:{name}", parse_params(pairs, "num_classes=10, drop_rate=0.2")

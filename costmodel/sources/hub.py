@@ -130,7 +130,7 @@ def _build(source: str, name: str, params: Mapping[str, object], size: tuple[int
     except Exception as error:  # noqa: BLE001 - a builder's own message, in one line
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise CostModelError(f"{source}:{name} could not be built: {type(error).__name__}: {first}"[:300],
-                             "check the -p parameters against the library's documentation") from None
+                             "check the model's parameters against the library's documentation") from None
 
 
 @contextlib.contextmanager

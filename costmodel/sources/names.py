@@ -72,9 +72,10 @@ def _key_values(pairs: list[str], hint: str) -> dict[str, str]:
     return params
 
 
-def parse_params(pairs: list[str] | None) -> dict[str, str]:
-    """['width=1.0', 'groups=3'] -> {'width': '1.0', 'groups': '3'} (the zoo coerces the values)."""
-    return _key_values(pairs or [], "write it like -p width=1.0")
+def parse_params(pairs: list[str] | None, example: str = "-p width=1.0") -> dict[str, str]:
+    """['width=1.0', 'groups=3'] -> {'width': '1.0', 'groups': '3'} (the zoo coerces the values); `example` is
+    how the caller's field writes one (the CLI's -p option, the app's comma-separated text)."""
+    return _key_values(pairs or [], f"write it like {example}")
 
 
 def split_inline(spec: str) -> tuple[str, dict[str, str]]:

@@ -128,7 +128,7 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[str]]:
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
-            raise CostModelError(f"grid '{item}' is not key=values", "write it like --grid width=0.5,1.0")
+            raise CostModelError(f"grid '{item}' is not key=values", "write it like width=0.5,1.0")
         if key.strip() in grid:
             raise CostModelError(f"grid key '{key.strip()}' is given twice", "give each key once")
         grid[key.strip()] = expand_values(key.strip(), text.strip())
@@ -174,7 +174,7 @@ def _convert(key: str, text: str, kind: type) -> Any:
     except ValueError:
         one, many, example = _WORDS[kind]
         raise CostModelError(f"grid value {key}={shown(text)} is not {one}",
-                             f"write {key} as {many}, e.g. --grid {key}={example}") from None
+                             f"write {key} as {many}, e.g. {key}={example}") from None
 
 
 def key_type(arch: str, key: str, texts: Sequence[str]) -> type:
@@ -222,10 +222,10 @@ def make_plan(arch: str, grid: Mapping[str, list[str]], *, sample: int | None = 
     keys = list(choices)
     total = math.prod(len(v) for v in choices.values())
     if sample is not None and sample < 1:
-        raise CostModelError(f"--sample {sample} is not positive", "sample 1 point or more")
+        raise CostModelError(f"a sample of {sample} points is not positive", "sample 1 point or more")
     if min(total, sample or total) > limit:
         raise CostModelError(f"the grid of {arch} has {total:.3g} points, more than {limit:,}",
-                             f"sample at most {limit:,} of them (--sample N)")
+                             f"sample at most {limit:,} of them")
     indices = sorted(random.Random(seed).sample(range(total), min(sample, total))) if sample else range(total)
     values = [choices[k] for k in keys]
     points = tuple(_decode(i, values, keys) for i in indices)
