@@ -96,15 +96,23 @@ def check_range(option: str, value: int, bounds: tuple[int, int]) -> None:
         raise CostModelError(f"{option} {value} is out of range", f"use a {option} between {low} and {high}")
 
 
+def split_named(spec: str) -> tuple[str, str, dict[str, str]]:
+    """'timm:resnet18(drop_rate=0.1)' -> ('timm', 'resnet18', {'drop_rate': '0.1'}); a zoo arch has source ''."""
+    source, _, rest = spec.partition(":") if is_hub_spec(spec) else ("", "", spec)
+    return (source, *split_inline(rest))
+
+
 def label(arch: str, params: Mapping[str, object]) -> str:
     """'shufflenet_v2(width=1.0)': the name charts and tables use for a configuration. An arch written with
     parameters of its own ('shufflenet_v1(groups=8)', as a sweep may be given) keeps them, winning as they win in
     `load_model`, so the label is one name that builds the same model again."""
-    source, colon, rest = arch.partition(":") if is_hub_spec(arch) else ("", "", arch)
-    name, inline = split_inline(rest)
-    merged = {**inline, **params, **inline}
-    inside = ", ".join(f"{k}={v}" for k, v in merged.items())
-    return f"{source}{colon}{name}({inside})" if inside else f"{source}{colon}{name}"
+    source, name, inline = split_named(arch)
+    named = f"{source}:{name}" if source else name
+    inside = ", ".join(f"{k}={v}" for k, v in {**inline, **params, **inline}.items())
+    return f"{named}({inside})" if inside else named
+
+
+_EXAMPLES = {"resolution": 224, "batch": 8}  # in the error for a non-integer one written among the parameters
 
 
 def _shape_options(params: Mapping[str, object], resolution: int | None, batch: int
@@ -117,11 +125,13 @@ def _shape_options(params: Mapping[str, object], resolution: int | None, batch: 
         if option in rest:
             text = str(rest.pop(option))
             try:
-                chosen[option] = int(float(text)) if float(text).is_integer() else int(text)
+                number = float(text)
+                if not number.is_integer():
+                    raise ValueError(text)
             except ValueError:
                 raise CostModelError(f"{option}={shown(text)} is not a whole number",
-                                     f"write it like {option}=224" if option == "resolution"
-                                     else f"write it like {option}=8") from None
+                                     f"write it like {option}={_EXAMPLES[option]}") from None
+            chosen[option] = int(number)
     written_batch = chosen["batch"]
     return rest, chosen["resolution"], batch if written_batch is None else written_batch
 
@@ -139,8 +149,7 @@ def load_model(spec: str, *, params: Mapping[str, object] | None = None, resolut
                                  "give your model its whole input shape with --input N,C,H,W")
         check_range("batch", batch, BATCH_RANGE)
         return load_user_model(spec), input_shape or (batch, *DEFAULT_INPUT[1:]), spec
-    source, _, rest = spec.partition(":") if is_hub_spec(spec) else ("", "", spec)
-    name, inline = split_inline(rest)
+    source, name, inline = split_named(spec)
     params = {**(params or {}), **inline}
     built, resolution, batch = _shape_options(params, resolution, batch)
     check_range("batch", batch, BATCH_RANGE)

@@ -49,15 +49,11 @@ class Comparison:
     latency: pd.DataFrame  # device, category (..., Total), a, b, delta - in ms
     unknown_ops: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())  # of A and B: their totals leave these out
 
-    def partial(self) -> dict[str, bool]:
-        """Whether A's and B's totals leave out ops the engine does not know."""
-        return {"a": bool(self.unknown_ops[0]), "b": bool(self.unknown_ops[1])}
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the labels, each model's status (partial: unknown ops left out of its totals) and every
         table as a list of records; a ratio with nothing to divide by is null."""
         tables = {name: _records(getattr(self, name)) for name in ("metrics", "costs", "latency")}
-        status = {side: "partial" if partial else "complete" for side, partial in self.partial().items()}
+        status = {side: "partial" if unknown else "complete" for side, unknown in zip("ab", self.unknown_ops)}
         return {"a": self.a, "b": self.b, "units": {"latency": "ms"}, "status": status,
                 "unknown_ops": {"a": list(self.unknown_ops[0]), "b": list(self.unknown_ops[1])}, **tables}
 

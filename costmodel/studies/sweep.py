@@ -44,7 +44,7 @@ from costmodel.latency.model import predict
 from costmodel.latency.profiles import DeviceProfile
 from costmodel.latency.schedule import MODES
 from costmodel.sources.hub import is_hub_spec
-from costmodel.sources.names import label, load_model, shown, split_inline
+from costmodel.sources.names import label, load_model, shown, split_named
 from costmodel.sources.userfile import is_user_spec
 from costmodel.studies import search_space
 from costmodel.studies.evaluate import cost_columns
@@ -265,8 +265,8 @@ def check_arch(arch: str) -> None:
     if arch == search_space.NAME:
         return
     if is_hub_spec(arch) or not is_user_spec(arch):
-        source, colon, rest = arch.partition(":") if is_hub_spec(arch) else ("", "", arch)
-        arch = source + colon + split_inline(rest)[0]
+        source, name, _ = split_named(arch)
+        arch = f"{source}:{name}" if source else name
     load_model(arch)
 
 
