@@ -51,7 +51,7 @@ def test_scaled_dot_product_attention_fused_and_unfused_mac():
 
 
 @pytest.mark.parametrize("batch_first", [False, True])
-def test_self_attention_module_runs_as_projection_attention_and_output_projection(batch_first):
+def test_self_attention_module_runs_as_projection_head_split_attention_head_merge_and_projection(batch_first):
     n, length, e, heads = 2, 7, 16, 4
     mha = nn.MultiheadAttention(e, heads, batch_first=batch_first)
     model = Lambda(lambda x: mha(x, x, x, need_weights=False)[0])
@@ -59,10 +59,12 @@ def test_self_attention_module_runs_as_projection_attention_and_output_projectio
     shape = (n, length, e) if batch_first else (length, n, e)
     report = ops_of(model, shape)
     tokens = n * length
-    assert list(report.ops["op"]) == ["linear", "scaled_dot_product_attention", "linear"]
-    assert list(report.ops["flops"]) == [3 * tokens * e * e, 2 * n * length * length * e, tokens * e * e]
-    assert list(report.ops["params"]) == [3 * e * e + 3 * e, 0, e * e + e]
-    assert report.blocks["kernels"].sum() == 3
+    assert list(report.ops["op"]) == ["linear", "copy", "scaled_dot_product_attention", "copy", "linear"]
+    assert list(report.ops["flops"]) == [3 * tokens * e * e, 0, 2 * n * length * length * e, 0, tokens * e * e]
+    assert list(report.ops["params"]) == [3 * e * e + 3 * e, 0, 0, 0, e * e + e]
+    # the head split reads and writes Q, K and V; the head merge reads and writes the attention's output
+    assert list(report.ops["mac_elements"])[1::2] == [2 * 3 * tokens * e, 2 * tokens * e]
+    assert report.blocks["kernels"].sum() == 5
 
 
 def test_cross_attention_module_is_one_op_with_every_part_counted():

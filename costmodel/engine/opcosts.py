@@ -156,9 +156,9 @@ def multihead_attention_cost(op: OpCall) -> OpCost:
     attention = 2 * batch * length * keys * embed
     out_proj = tokens_q * embed * embed
     q_k_v = tokens_q * embed + 2 * tokens_k * embed
-    # Projections read the inputs and write Q, K, V; attention reads them and writes its result, which
-    # the output projection reads before writing the output.
-    mac = io_elements(op) + 2 * q_k_v + 2 * tokens_q * embed
+    # Projections read the inputs and write Q, K, V; attention reads them and writes its result per head; a
+    # copy merges the heads (reads and writes it), and the output projection reads it before writing the output.
+    mac = io_elements(op) + 2 * q_k_v + 4 * tokens_q * embed
     scores = batch * heads * length * keys
     return OpCost(projections + attention + out_proj, mac, extra={"mac_unfused": mac + 4 * scores})
 
@@ -189,8 +189,10 @@ class Part:
 
 
 def self_attention_parts(op: OpCall) -> list[Part]:
-    """nn.MultiheadAttention with query = key = value, as it runs: the packed Q/K/V projection, the fused
-    attention (QK^T, softmax, AV), the output projection. Cross-attention stays one op (see above)."""
+    """nn.MultiheadAttention with query = key = value, as it runs: the packed Q/K/V projection, a copy that
+    splits it into heads (ATen's _transform_bias_rescale_qkv, or .contiguous() outside the fast path), the fused
+    attention (QK^T, softmax, AV), a copy that merges the heads, the output projection. Cross-attention stays
+    one op (see above)."""
     if not op.attrs.get("self_attention"):
         return []
     x, embed, heads = op.inputs[0], int(op.attrs["embed_dim"]), int(op.attrs["num_heads"])
@@ -201,8 +203,10 @@ def self_attention_parts(op: OpCall) -> list[Part]:
     return [
         Part("in_proj", "linear", (x,), ((*x[:-1], 3 * embed),), ("in_proj_", "bias_k", "bias_v", "q_proj_",
              "k_proj_", "v_proj_"), {"in_features": x[-1], "out_features": 3 * embed}),
+        Part("split_heads", "copy", ((*x[:-1], 3 * embed),), ((3, *per_head),)),
         Part("attention", "scaled_dot_product_attention", (per_head,) * 3, (per_head,),
              attrs={"operands": [per_head] * 3}),
+        Part("merge_heads", "copy", (per_head,), ((*x[:-1], embed),)),
         Part("out_proj", "linear", ((*x[:-1], embed),), ((*x[:-1], embed),), ("out_proj",),
              {"in_features": embed, "out_features": embed}),
     ]

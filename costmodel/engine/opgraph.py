@@ -4,7 +4,7 @@ tensor that flows between ops.
 Structural nodes (shape arithmetic, tuple indexing, parameter reads) are not ops and leave no node; their
 tensors pass through. Deployment rules applied here: BatchNorm right after a conv/linear is folded into it
 (switchable), dropout is identity, and a transpose only costs when a later reshape or .contiguous() copies
-it (the copy of a 5-D channel-group transpose is a channel shuffle).
+it, or a matmul/einsum copies it before its GEMM (costmodel/engine/copies.py decides both as ATen does).
 """
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from torch import fx, nn
 from costmodel.engine.attrs import ATTRIBUTE_COLUMNS, CallContext
 from costmodel.engine.kinds import OpKind, category, launches_kernel
 from costmodel.engine.opcosts import CostFn, OpCall, OpCost, Shape
-from costmodel.engine.ops import BY_NAME, COPY_IF_STRIDED, PERMUTING, OpSpec, function_spec, kernel_hint
+from costmodel.engine.copies import COPY_INSIDE, MAY_COPY, copies_inside, copies_its_input, is_channel_shuffle
+from costmodel.engine.ops import BY_NAME, OpSpec, function_spec, kernel_hint
 from costmodel.engine.ops import module_spec, raw_function_name
 from costmodel.engine.trace import TracedGraph
 
@@ -31,11 +32,10 @@ OpHandles = Mapping[str, "CostFn | None"]
 
 @dataclass
 class _Tensor:
-    """An activation flowing in the graph: who produced it, its shape, whether its strides are permuted."""
+    """An activation flowing in the graph: who produced it, its shape and dtype."""
 
     producer: str | None  # op node name; None for the graph input
     shape: Shape
-    strided: bool = False
     dtype: torch.dtype | None = None
 
 
@@ -214,12 +214,12 @@ class _Walker:
         params = list({p.qualname: p for p in owned + module_params}.values())
         raw = self._raw(node)
         name = spec.name if spec else self._target(node)
-        strided = False
-        if name in ("view", "identity") and inputs:
-            strided = inputs[0].strided or raw in PERMUTING
-            if inputs[0].strided and raw in COPY_IF_STRIDED:
-                name, strided = ("channel_shuffle" if len(inputs[0].shape) == 5 else "copy"), False
-                spec = BY_NAME[name]
+        operands = self._operands(node) if raw in MAY_COPY else []
+        if operands and copies_its_input(leaves[0], operands[0][1]):
+            name = "channel_shuffle" if is_channel_shuffle(operands[0][1]) else "copy"
+            spec = BY_NAME[name]
+        elif raw in COPY_INSIDE:
+            inputs = self._copies_inside(node, inputs)
         if name == "batch_norm" and self.fold_bn and self._fold_into_producer(node.name, inputs, params):
             return
         op = _Op(node.name, name, spec, self._target(node), _module_path(node), inputs, params, reads, shapes,
@@ -227,8 +227,37 @@ class _Walker:
         last = self._add_parts(op, module_params) if spec is not None and spec.parts else None
         if last is None:
             self.ops[node.name] = op
-        self.values[node.name] = _tree_of(meta, iter(_Tensor(last or node.name, s, strided, m.dtype)
+        self.values[node.name] = _tree_of(meta, iter(_Tensor(last or node.name, s, m.dtype)
                                                      for s, m in zip(shapes, leaves)))
+
+    def _operands(self, node: fx.Node) -> list[tuple[_Tensor, torch.Tensor]]:
+        """Each activation the node reads, with the meta/fake tensor the trace computed for it."""
+        pairs = []
+        for arg in _flat_args(node):
+            values, metas = _flat_values([self.values.get(arg.name)]), _flat_tensor_metas(arg.meta.get("val"))
+            if len(values) == len(metas):
+                pairs += [(v, m) for v, m in zip(values, metas) if isinstance(v, _Tensor)]
+        return pairs
+
+    def _rerun(self, node: fx.Node) -> object:
+        """The node's call again, on the trace's meta/fake tensors (no data is computed)."""
+        args, kwargs = fx.node.map_arg((node.args, node.kwargs), lambda n: n.meta.get("val"))
+        if node.op == "call_method":
+            return getattr(args[0], node.target)(*args[1:], **kwargs)
+        return node.target(*args, **kwargs)
+
+    def _copies_inside(self, node: fx.Node, inputs: list[_Tensor]) -> list[_Tensor]:
+        """A matmul/einsum whose operand's strides do not fold into a batched GEMM copies it first: that copy
+        becomes an op of its own, and the GEMM reads the copy."""
+        operands = self._operands(node)
+        inputs = list(inputs)
+        for i, (source, shape) in enumerate(copies_inside(lambda: self._rerun(node), [m for _, m in operands])):
+            tensor = operands[source][0]
+            name = f"{node.name}_copy{i}"
+            self.ops[name] = _Op(name, "copy", BY_NAME["copy"], self._target(node), _module_path(node), [tensor],
+                                 [], [], [shape], tensor.dtype or torch.float32, {"operands": [tensor.shape]})
+            inputs = [_Tensor(name, shape, tensor.dtype) if t is tensor else t for t in inputs]
+        return inputs
 
     def _add_parts(self, op: _Op, module_params: list[_Param]) -> str | None:
         """A module that runs as several kernels becomes a chain of ops, one per kernel, each owning its

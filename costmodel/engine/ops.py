@@ -141,7 +141,7 @@ OPS: tuple[OpSpec, ...] = (
            ("identity", "dropout", "dropout1d", "dropout2d", "dropout3d", "feature_dropout", "alpha_dropout",
             "feature_alpha_dropout", "stochastic_depth", "drop_path", "detach", "alias"),
            shape_preserving=True),
-    # Metadata-only reshapes; see PERMUTING / COPY_IF_STRIDED for when one of them really moves memory.
+    # Metadata-only reshapes; costmodel/engine/copies.py says when one of them really moves memory.
     OpSpec("view", OpKind.VIEW, C.free_cost, "other", (nn.Flatten, nn.Unflatten),
            ("view", "reshape", "_unsafe_view", "flatten", "unflatten", "squeeze", "unsqueeze", "expand",
             "expand_as", "view_as", "reshape_as", "contiguous", "transpose", "permute", "t", "swapaxes",
@@ -150,11 +150,6 @@ OPS: tuple[OpSpec, ...] = (
            ("zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "new_zeros",
             "new_ones", "new_full", "new_empty", "new_tensor"), constant=True),
 )
-
-# A transpose/permute only rewrites strides; the copy comes when a reshape or .contiguous() needs
-# contiguous memory. ShuffleNet's channel shuffle is exactly that pair.
-PERMUTING = frozenset({"transpose", "permute", "t", "swapaxes", "movedim"})
-COPY_IF_STRIDED = frozenset({"reshape", "flatten", "contiguous", "view", "_unsafe_view", "unflatten"})
 
 BY_NAME: dict[str, OpSpec] = {spec.name: spec for spec in OPS}
 _BY_FUNCTION: dict[str, OpSpec] = {f: spec for spec in OPS for f in spec.functions}

@@ -77,10 +77,11 @@ class _ShapeRecorder(fx.Interpreter):
 
 def _trace_fx(model: nn.Module, shape: tuple[int, ...], dtype: torch.dtype) -> TracedGraph:
     gm = fx.symbolic_trace(model)
-    example = _example_input(model, shape, dtype)
-    fake = contextlib.nullcontext() if example.is_meta else FakeTensorMode(allow_non_fake_inputs=True)
+    # The input is made inside the fake mode too: nothing is allocated, and every activation, the input
+    # included, shares memory exactly as ATen's would (costmodel/engine/copies.py reads that).
+    fake = contextlib.nullcontext() if _on_meta(model) else FakeTensorMode(allow_non_fake_inputs=True)
     with fake, torch.no_grad():
-        _ShapeRecorder(gm).run(example)
+        _ShapeRecorder(gm).run(_example_input(model, shape, dtype))
     leaves = {n.target: gm.get_submodule(n.target) for n in gm.graph.nodes if n.op == "call_module"}
     params, constants = {}, set()
     named_params = dict(gm.named_parameters())
