@@ -34,6 +34,7 @@ from costmodel.latency.gpu_profiles import H200_BATCHES, H200_DIR  # noqa: E402
 from costmodel.latency.profiles import DeviceProfile  # noqa: E402
 from costmodel.studies.gpu_validation import DEVELOPMENT, FRESH, HELD_OUT, REPORT, fresh_runs, network_runs, \
     predicted_runs, run_agreement, run_files, run_records, scores, shipped_h200  # noqa: E402
+from costmodel.units import json_records  # noqa: E402
 
 OUT_DIR = Path(__file__).resolve().parents[1] / "data" / "validation"
 TARGETS = {"graph": {"median_pct": 10.0, "max_pct": 25.0, "tau": 0.9}, "eager": {"median_pct": 15.0, "tau": 0.85}}
@@ -65,11 +66,6 @@ def _folder_runs(folder: Path, runs: list[Path]) -> str:
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     files = ", ".join(path.name for path in runs if path.parent == folder)
     return f"{folder.name}: {files}, {meta['date']}, torch {meta['torch']}"
-
-
-def _json_records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as JSON objects, NaN (no repeated runs) as null."""
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def preregister(profiles: dict[int, DeviceProfile], path: Path) -> None:
@@ -119,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
                                                        "profiles": [{"profile": p.name, "batch": batch,
                                                                      "profile_fit_median_ape": p.fit.median_ape}
                                                                     for batch, p in profiles.items()],
-                                                       "scores": _json_records(result)}, indent=1) + "\n",
+                                                       "scores": json_records(result)}, indent=1) + "\n",
                                            encoding="utf-8")
 
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # only for the annotation: this module imports nothing heavy
+    import pandas as pd
 
 _PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 SIGNIFICANT = 3
@@ -90,3 +94,9 @@ def ms(value: float) -> str:
 def percent(share: float) -> str:
     """A share (0-1) as a percentage with one decimal: 0.1234 -> '12.3%'."""
     return f"{100 * share:.1f}%"
+
+
+def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A table's rows as JSON objects, a missing number (NaN: B / A where A is 0, a set timed once) as null,
+    which JSON has and NaN is not (json.dumps would write the invalid token NaN)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")

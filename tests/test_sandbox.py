@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from costmodel import CostModelError, analyze
-from costmodel.sources.sandbox import Limits, analyze_sandboxed, module_classes, resolve_spec, run_sandboxed
+from costmodel.sources.sandbox import Limits, analyze_sandboxed, module_classes, resolve_spec, run_sandboxed, \
+    run_uploaded
 from costmodel.sources.userfile import load_user_model
 
 MODELS = Path(__file__).parent / "fixtures" / "user_models"
@@ -74,8 +75,20 @@ def test_a_file_without_a_module_says_so():
 
 
 def test_several_modules_need_a_name_and_a_named_factory_works():
-    assert "Base, Wider" in sandboxed_error("two_models.py")
+    assert sandboxed_error("two_models.py").endswith("Base, Wider - name the one to analyse after a colon, "
+                                                     "e.g. two_models.py:Wider")
     report = analyze_sandboxed("two_models.py:make_model", SHAPE, limits=QUICK, cwd=MODELS)
+    assert report.ops["output_shapes"].iloc[0] == [(1, 16, 32, 32)]
+
+
+def test_an_upload_with_several_modules_says_to_type_one_into_the_class_field():
+    """The app names an upload's class in a field of its own: 'two.py:Wider' is nothing it could type there."""
+    with pytest.raises(CostModelError) as caught:
+        run_uploaded((MODELS / "two_models.py").read_bytes(), "two.py", None, [SHAPE], limits=QUICK)
+    message = str(caught.value)
+    assert message == ("'two.py' defines several nn.Module classes: Base, Wider - type the one to analyse (e.g. Wider) "
+                       "into the class field")
+    report = run_uploaded((MODELS / "two_models.py").read_bytes(), "two.py", "Wider", [SHAPE], limits=QUICK)[0]
     assert report.ops["output_shapes"].iloc[0] == [(1, 16, 32, 32)]
 
 

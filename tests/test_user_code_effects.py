@@ -1,5 +1,5 @@
 """What a user's model file does beyond defining a model - exit, print - and what a user may name by mistake
-(a weights file, a folder, a .py file without its class) ends in one line on stderr and exit code 2, with
+(a weights file, a folder, a missing .py file) ends in one line on stderr and exit code 2, with
 stdout left to the command (`--json` stays parseable)."""
 import json
 import pickle
@@ -162,11 +162,12 @@ def test_a_package_folder_named_as_a_module_still_loads(capsys, tmp_path, monkey
     assert json.loads(out)["flops"] == 8 * 8 * 8 * 3 * 3 * 3
 
 
-def test_a_python_file_without_a_class_name_asks_for_one(capsys, tmp_path):
+def test_a_python_file_without_a_class_name_is_its_only_class(capsys, tmp_path):
+    """As in the app: a file that defines one nn.Module class names it (tests/test_cli_leftovers.py: several)."""
     path = model_file(tmp_path, "good.py")
-    err = one_error_line(*run_cli(capsys, "analyze", path))
-    assert err == (f"error: model file '{path}' does not say which model to analyse - name its nn.Module class "
-                   f"(or a function returning one) after a colon: {path}:ClassName\n")
+    code, out, err = run_cli(capsys, "analyze", path, "--input", "1,3,10,10", "--json")
+    assert code == 0, err
+    assert json.loads(out)["arch"] == f"{path}:Net" and json.loads(out)["flops"] == 8 * 8 * 8 * 3 * 3 * 3
 
 
 def test_a_missing_python_file_without_a_class_name_says_it_is_missing(capsys, tmp_path):

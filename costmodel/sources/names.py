@@ -13,7 +13,7 @@ from costmodel import zoo
 from costmodel.errors import CostModelError
 from costmodel.sources import hub
 from costmodel.sources.hub import is_hub_spec
-from costmodel.sources.userfile import is_user_spec, load_user_model
+from costmodel.sources.userfile import is_user_spec, load_user_model, resolve_spec
 
 DEFAULT_INPUT = (1, 3, 224, 224)
 _INLINE = re.compile(r"\s*([\w.]+)\s*\(([^()]*)\)\s*")
@@ -68,8 +68,22 @@ def _key_values(pairs: list[str], hint: str) -> dict[str, str]:
                                  hint)
         if key.strip() in params:
             raise CostModelError(f"parameter {shown(key.strip())} is given twice", f"keep one value; {hint}")
+        check_finite(key.strip(), value.strip())
         params[key.strip()] = value.strip()
     return params
+
+
+def check_finite(key: str, value: object) -> None:
+    """One line when `value` is or reads as nan or inf ('nan', '-inf', 'Infinity', '1e999'): no model parameter
+    takes one. The zoo's own checks refuse them, but a torchvision/timm builder would get the word as a string
+    (or the float, from a sweep) and fail obscurely or build a model with it."""
+    try:
+        finite = math.isfinite(float(str(value)))
+    except ValueError:  # not a number at all: the model's own checks judge it
+        return
+    if not finite:
+        raise CostModelError(f"parameter {shown(key)}={shown(str(value))} is not a finite number",
+                             f"give {shown(key)} a finite number, e.g. {shown(key)}=0.5")
 
 
 def parse_params(pairs: list[str] | None, example: str = "-p width=1.0") -> dict[str, str]:
@@ -148,9 +162,12 @@ def load_model(spec: str, *, params: Mapping[str, object] | None = None, resolut
             raise CostModelError("--resolution applies to zoo and torchvision/timm models",
                                  "give your model its whole input shape with --input N,C,H,W")
         check_range("batch", batch, BATCH_RANGE)
+        spec = resolve_spec(spec)  # a bare file.py: its only nn.Module class, named so in the label
         return load_user_model(spec), input_shape or (batch, *DEFAULT_INPUT[1:]), spec
     source, name, inline = split_named(spec)
     params = {**(params or {}), **inline}
+    for key, value in params.items():  # also the values that did not come as text (a sweep's, the app's)
+        check_finite(key, value)
     built, resolution, batch = _shape_options(params, resolution, batch)
     check_range("batch", batch, BATCH_RANGE)
     if resolution is not None:

@@ -12,7 +12,6 @@ back each report as JSON (`Report.to_json`). Nothing the child writes is ever un
 """
 from __future__ import annotations
 
-import ast
 import errno
 import json
 import math
@@ -34,7 +33,9 @@ from typing import Any
 from costmodel.engine.analysis import analyze
 from costmodel.engine.report import Report
 from costmodel.errors import CostModelError
-from costmodel.sources.userfile import load_user_model
+from costmodel.sources.userfile import load_user_model, module_classes, resolve_spec
+
+__all__ = ["Limits", "analyze_sandboxed", "module_classes", "resolve_spec", "run_sandboxed", "run_uploaded"]
 
 PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 STARTUP_LIMIT_S = 120.0  # importing torch in a fresh process: ~2 s here, much more on a loaded machine
@@ -63,43 +64,6 @@ class Limits:
 
     def memory_text(self) -> str:
         return f"{self.memory_bytes / 2**30:g} GiB"
-
-
-def module_classes(source: str, filename: str) -> list[str]:
-    """Classes in `source` that subclass nn.Module (directly, via an nn container, or via another such class
-    in the same file), found by parsing - no code runs. A syntax error becomes a one-line CostModelError."""
-    try:
-        tree = ast.parse(source, filename)
-    except SyntaxError as error:
-        where = f" line {error.lineno}" if error.lineno else ""
-        raise CostModelError(f"syntax error in '{filename}'{where}: {error.msg}", "fix the file") from None
-    except (ValueError, RecursionError, MemoryError) as error:  # pathological nesting
-        raise CostModelError(f"'{filename}' cannot be parsed as Python ({type(error).__name__})",
-                             "give a Python source file") from None
-    classes = [node for node in tree.body if isinstance(node, ast.ClassDef)]
-    found: list[str] = []
-    for node in classes:  # top-level classes are defined in order, so a base class comes before its subclasses
-        bases = {ast.unparse(base).rsplit(".", 1)[-1] for base in node.bases}
-        if bases & {"Module", "Sequential", "ModuleList", "ModuleDict"} or bases & set(found):
-            found.append(node.name)
-    return found
-
-
-def resolve_spec(spec: str) -> str:
-    """'file.py' -> 'file.py:Name' when the file defines exactly one nn.Module class; other specs unchanged."""
-    if ":" in spec or not spec.endswith(".py"):
-        return spec
-    path = Path(spec)
-    if not path.is_file():
-        raise CostModelError(f"model file '{spec}' does not exist", "check the path")
-    found = module_classes(path.read_text(encoding="utf-8", errors="replace"), path.name)
-    if not found:
-        raise CostModelError(f"no nn.Module class is defined in '{path.name}'",
-                             "define a torch.nn.Module subclass, or name a function that returns one: file.py:Name")
-    if len(found) > 1:
-        raise CostModelError(f"'{path.name}' defines several nn.Module classes: {', '.join(found)}",
-                             f"name the one to analyse, e.g. {path.name}:{found[-1]}")
-    return f"{spec}:{found[0]}"
 
 
 def _chain(error: BaseException) -> list[BaseException]:
@@ -185,7 +149,7 @@ def _child() -> None:
     print(_READY, file=channel)
     phase = _phase(request["name"], loaded=False)
     try:
-        model = load_user_model(resolve_spec(request["spec"]))
+        model = load_user_model(resolve_spec(request["spec"], class_field=request["class_field"]))
         _only_main(main_pid)
         print(_LOADED, file=channel)
         phase = _phase(request["name"], loaded=True)
@@ -406,16 +370,19 @@ def _exit_message(name: str, code: int | None, tail: str, limits: Limits) -> str
 
 def run_sandboxed(spec: str, input_shapes: Sequence[tuple[int, ...]], *, dtype: str = "float32",
                   fold_bn: bool = True, label: str | None = None, limits: Limits = Limits(),
-                  cwd: str | Path | None = None, allow_unsafe: bool = False) -> list[Report]:
+                  cwd: str | Path | None = None, allow_unsafe: bool = False,
+                  class_field: bool = False) -> list[Report]:
     """Import and build `spec` ('file.py', 'file.py:Name' or 'pkg.mod:Name', relative to `cwd`) once in the
     sandbox and trace it at each of `input_shapes` (e.g. batch 1 for costs and a device's batch for latency).
+    A bare 'file.py' is its only nn.Module class; `class_field`: the caller names the class in a field of its
+    own (an upload), so the error for a file with several says to type the name there (resolve_spec).
 
     `cwd` is the only host folder the child sees (read-only). Without bubblewrap this refuses, unless
     `allow_unsafe` (an operator's explicit choice). Raises CostModelError with one line."""
     name = spec.rsplit(":", 1)[0] if ":" in spec else spec
     shapes = [[int(d) for d in shape] for shape in input_shapes]
     request = {"spec": spec, "name": name, "label": label or spec, "input_shapes": shapes, "dtype": dtype,
-               "fold_bn": fold_bn, "limits": asdict(limits)}
+               "fold_bn": fold_bn, "limits": asdict(limits), "class_field": class_field}
     child = _Child(Path(cwd or Path.cwd()).resolve(), allow_unsafe)
     process = child.process
     try:
@@ -462,7 +429,7 @@ def run_uploaded(content: bytes, filename: str, attr: str | None, input_shapes: 
     with tempfile.TemporaryDirectory(prefix="costmodel_upload_") as folder:
         (Path(folder) / name).write_bytes(content)
         os.chmod(folder, 0o711)  # the child runs as another uid: it may open the upload, not list the folder
-        return run_sandboxed(spec, input_shapes, cwd=folder, **{"label": spec, **options})
+        return run_sandboxed(spec, input_shapes, cwd=folder, **{"label": spec, "class_field": True, **options})
 
 
 def analyze_sandboxed(spec: str, input_shape: tuple[int, ...], **options: Any) -> Report:

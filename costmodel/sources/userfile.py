@@ -1,11 +1,13 @@
 """Load a user's model from `path/to/file.py:Name` or `package.module:Name`, with one-line errors.
 
-`Name` is an nn.Module class with a no-argument constructor, or a function returning a module. Loading runs
-the user's code in this process; the app wraps it in a time- and memory-limited subprocess
+`Name` is an nn.Module class with a no-argument constructor, or a function returning a module; a bare
+`path/to/file.py` names the file's only nn.Module class (found by parsing, before any of its code runs). Loading
+runs the user's code in this process; the app wraps it in a time- and memory-limited subprocess
 (costmodel.sources.sandbox) because an uploaded file may loop or allocate without end.
 """
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import inspect
@@ -22,8 +24,52 @@ from costmodel.errors import CostModelError
 
 def is_user_spec(spec: str) -> bool:
     """A user model names a file or module and an attribute: 'file.py:Name' or 'pkg.mod:Name'. A bare 'file.py'
-    is one too, so that it is told to name its class rather than called an unknown architecture."""
+    is one too: it names the file's only nn.Module class (`resolve_spec`)."""
     return ":" in spec or spec.endswith(".py")
+
+
+def module_classes(source: str, filename: str) -> list[str]:
+    """Classes in `source` that subclass nn.Module (directly, via an nn container, or via another such class
+    in the same file), found by parsing - no code runs. A syntax error becomes a one-line CostModelError."""
+    try:
+        tree = ast.parse(source, filename)
+    except SyntaxError as error:
+        where = f" line {error.lineno}" if error.lineno else ""
+        raise CostModelError(f"syntax error in '{filename}'{where}: {error.msg}", "fix the file") from None
+    except (ValueError, RecursionError, MemoryError) as error:  # pathological nesting
+        raise CostModelError(f"'{filename}' cannot be parsed as Python ({type(error).__name__})",
+                             "give a Python source file") from None
+    classes = [node for node in tree.body if isinstance(node, ast.ClassDef)]
+    found: list[str] = []
+    for node in classes:  # top-level classes are defined in order, so a base class comes before its subclasses
+        bases = {ast.unparse(base).rsplit(".", 1)[-1] for base in node.bases}
+        if bases & {"Module", "Sequential", "ModuleList", "ModuleDict"} or bases & set(found):
+            found.append(node.name)
+    return found
+
+
+def resolve_spec(spec: str, *, class_field: bool = False) -> str:
+    """'file.py' -> 'file.py:Name' when the file defines exactly one nn.Module class (found by parsing: no code
+    runs); other specs unchanged. With none or several, one line that says what to type: after a colon on the
+    command line (`file.py:Name`), or, with `class_field`, the name alone into the app's class field (an upload
+    names its class there, not in the file name)."""
+    if ":" in spec or not spec.endswith(".py"):
+        return spec
+    path = Path(spec)
+    if path.is_dir():
+        raise _no_model_code(spec, folder=True)
+    _check_file(path)
+    found = module_classes(path.read_text(encoding="utf-8", errors="replace"), path.name)
+    if len(found) == 1:
+        return f"{spec}:{found[0]}"
+    if not found:
+        fix = "type the name of a function that returns one into the class field" if class_field \
+            else f"name a function that returns one after a colon: {spec}:Name"
+        raise CostModelError(f"no nn.Module class is defined in '{path.name}'",
+                             f"define a torch.nn.Module subclass, or {fix}")
+    fix = f"type the one to analyse (e.g. {found[-1]}) into the class field" if class_field \
+        else f"name the one to analyse after a colon, e.g. {spec}:{found[-1]}"
+    raise CostModelError(f"'{path.name}' defines several nn.Module classes: {', '.join(found)}", fix)
 
 
 def _where(error: BaseException, path: Path) -> str:
@@ -91,12 +137,9 @@ def _import_source(source: str) -> object:
 
 
 def _split(spec: str) -> tuple[str, str]:
-    """('file.py', 'Name') of 'file.py:Name'; one line saying what is missing otherwise."""
-    source, _, attr = spec.rpartition(":")
-    if not source and attr.endswith(".py"):
-        _check_file(Path(attr))
-        raise CostModelError(f"model file '{attr}' does not say which model to analyse",
-                             f"name its nn.Module class (or a function returning one) after a colon: {attr}:ClassName")
+    """('file.py', 'Name') of 'file.py:Name' (or of a bare 'file.py' with one nn.Module class); one line saying
+    what is missing otherwise."""
+    source, _, attr = resolve_spec(spec).rpartition(":")
     if not source or not attr:
         raise CostModelError(f"'{spec}' is not of the form file.py:Name or package.module:Name",
                              "name the class or function after a colon")
@@ -119,8 +162,9 @@ def _build(factory: Callable[[], object], attr: str) -> nn.Module:
 
 
 def load_user_model(spec: str) -> nn.Module:
-    """Import and instantiate `file.py:Name` / `pkg.mod:Name` (no arguments), in eval mode. What the user's code
-    prints goes to stderr, and sys.exit() in it is an error like any other."""
+    """Import and instantiate `file.py:Name` / `pkg.mod:Name` (no arguments; a bare `file.py`: its only nn.Module
+    class), in eval mode. What the user's code prints goes to stderr, and sys.exit() in it is an error like any
+    other."""
     source, attr = _split(spec)
     with running_user_code():
         module = _import_source(source)

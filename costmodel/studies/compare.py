@@ -17,7 +17,7 @@ import pandas as pd
 from costmodel.engine.kinds import CATEGORIES
 from costmodel.latency.model import Latency
 from costmodel.engine.report import Report
-from costmodel.units import si
+from costmodel.units import json_records, si
 
 TOTAL = "Total"
 
@@ -52,15 +52,10 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the labels, each model's status (partial: unknown ops left out of its totals) and every
         table as a list of records; a ratio with nothing to divide by is null."""
-        tables = {name: _records(getattr(self, name)) for name in ("metrics", "costs", "latency")}
+        tables = {name: json_records(getattr(self, name)) for name in ("metrics", "costs", "latency")}
         status = {side: "partial" if unknown else "complete" for side, unknown in zip("ab", self.unknown_ops)}
         return {"a": self.a, "b": self.b, "units": {"latency": "ms"}, "status": status,
                 "unknown_ops": {"a": list(self.unknown_ops[0]), "b": list(self.unknown_ops[1])}, **tables}
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """A table's rows for JSON: NaN (B / A where A is 0) as null, which JSON has and NaN is not."""
-    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
 
 
 def _metric_rows(report: Report) -> dict[tuple[str, str], float]:

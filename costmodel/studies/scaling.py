@@ -4,7 +4,9 @@ Compound scaling at phi uses depth alpha^phi, width beta^phi and resolution gamm
 factor is (alpha beta^2 gamma^2)^phi. Each single-dimension method scales only its own dimension to the same
 nominal FLOPs factor F (width sqrt(F), depth F, resolution 224 sqrt(F)), as EfficientNet Figure 8 compares
 methods at equal FLOPs; so the curves answer "at the same FLOPs budget, which scaling is fastest". Points
-outside the zoo's parameter range (width or depth coefficient above its maximum) are left out.
+outside the zoo's parameter range (width or depth coefficient above its maximum, an input larger than every
+command takes) are left out, the compound curve's too: at alpha = 2, phi = 7 would be 128 times B0's depth, an
+analysis of minutes for a network the zoo refuses when it is named by its depth coefficient.
 """
 from __future__ import annotations
 
@@ -51,6 +53,37 @@ def far_from_target(bases: Bases, tolerance: float = 0.25) -> bool:
     return abs(bases.constraint - TARGET_CONSTRAINT) > tolerance
 
 
+def _in_range(depth: float, width: float, resolution: float) -> bool:
+    """Whether an EfficientNet of these multipliers and input size is inside the zoo's (and every command's)
+    ranges: depth and width coefficients at most their maximum, input at most RESOLUTION_RANGE's."""
+    return depth <= _PARAMS["depth_coefficient"].maximum and width <= _PARAMS["width_coefficient"].maximum \
+        and resolution <= RESOLUTION_RANGE[1]
+
+
+def compound_phi_max(bases: Bases) -> float:
+    """The largest phi, in steps of 0.01 up to PHI_MAX, whose compound-scaled network is inside the zoo's ranges
+    (bases are at least 1, so every smaller phi is inside too)."""
+    return next(i / 100 for i in range(round(PHI_MAX * 100), -1, -1) if _compound_in_range(i / 100, bases))
+
+
+def _compound_in_range(phi: float, bases: Bases) -> bool:
+    resolution = round_to_multiple(BASE_RESOLUTION * bases.gamma ** phi, RESOLUTION_MULTIPLE)
+    return _in_range(bases.alpha ** phi, bases.beta ** phi, resolution)
+
+
+def compound_model(phi: float, bases: Bases) -> ZooModel:
+    """The compound-scaled network at `phi`; outside the zoo's ranges one line naming the largest phi the
+    bases allow (the curves leave such points out, a page or command that asks for one gets this)."""
+    model = scaled_model("compound", phi, bases)
+    if model is None:
+        limit = compound_phi_max(bases)
+        raise CostModelError(f"phi={phi:g} with alpha={bases.alpha:g}, beta={bases.beta:g}, gamma={bases.gamma:g} "
+                             f"scales depth by {bases.alpha ** phi:.3g}x and width by {bases.beta ** phi:.3g}x, "
+                             f"beyond the zoo's {_PARAMS['depth_coefficient'].maximum:g}x",
+                             f"use phi <= {limit:g} with these bases, or smaller bases")
+    return model
+
+
 def scaled_model(method: str, phi: float, bases: Bases) -> ZooModel | None:
     """The EfficientNet that `method` reaches at `phi`, or None outside the zoo's range (or, for resolution, the
     input sizes every command takes)."""
@@ -63,7 +96,8 @@ def scaled_model(method: str, phi: float, bases: Bases) -> ZooModel | None:
     if phi == 0:
         return ZooModel.of("efficientnet", variant="b0")  # every method starts at B0: one analysis, shared
     if method == "compound":
-        return ZooModel.of("efficientnet", phi=phi, alpha=bases.alpha, beta=bases.beta, gamma=bases.gamma)
+        return ZooModel.of("efficientnet", phi=phi, alpha=bases.alpha, beta=bases.beta, gamma=bases.gamma) \
+            if _compound_in_range(phi, bases) else None
     if method == "resolution":
         resolution = round_to_multiple(BASE_RESOLUTION * math.sqrt(factor), RESOLUTION_MULTIPLE)
         return ZooModel.of("efficientnet", resolution=resolution) if resolution <= RESOLUTION_RANGE[1] else None
@@ -102,7 +136,7 @@ def variants(settings: Settings) -> pd.DataFrame:
 
 def point(phi: float, bases: Bases, settings: Settings) -> dict:
     """The compound-scaled network at `phi`: coefficients, costs (batch 1) and per-device latency."""
-    model = scaled_model("compound", phi, bases)
+    model = compound_model(phi, bases)
     rep = per_image(model, settings)
     return {**coefficients(model), "flops": rep.summary["flops"], "params": rep.summary["params"],
             "mac_bytes": rep.summary["mac_bytes"], **latency_columns(model, settings)}
@@ -110,5 +144,5 @@ def point(phi: float, bases: Bases, settings: Settings) -> dict:
 
 def stages(phi: float, bases: Bases) -> pd.DataFrame:
     """Per-stage configuration (EfficientNet Table 1 layout) of the compound-scaled network at `phi`."""
-    scaled_model("compound", phi, bases)  # validates
+    compound_model(phi, bases)  # validates
     return pd.DataFrame(efficientnet_stages(phi=phi, alpha=bases.alpha, beta=bases.beta, gamma=bases.gamma))

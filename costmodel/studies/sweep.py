@@ -93,11 +93,16 @@ class Plan:
     fold_bn: bool = True  # BatchNorm folded into the convs before costing, as `analyze` does by default
 
 
-def _number(text: str) -> float:
+def _number(text: str, key: str) -> float:
+    """One bound or step of a range; nan and inf are not (a range of them has no count)."""
+    hint = f"write ranges of finite numbers, like {key}=0.5:2.0:0.25"
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
-        raise CostModelError(f"'{text}' in a range is not a number", "write ranges like width=0.5:2.0:0.25") from None
+        raise CostModelError(f"'{shown(text)}' in a range is not a number", hint) from None
+    if not math.isfinite(number):
+        raise CostModelError(f"'{shown(text)}' in the range of {key} is not a finite number", hint)
+    return number
 
 
 def expand_values(key: str, text: str) -> list[str]:
@@ -108,7 +113,7 @@ def expand_values(key: str, text: str) -> list[str]:
         parts = text.split(":")
         if len(parts) != 3:
             raise CostModelError(f"range '{key}={text}' is not lo:hi:step", "write it like phi=0:3:0.5")
-        low, high, step = (_number(p) for p in parts)
+        low, high, step = (_number(p, key) for p in parts)
         if step <= 0 or high < low:
             raise CostModelError(f"range '{key}={text}' is empty", "use lo <= hi and a positive step")
         count = math.floor((high - low) / step + 1e-9) + 1
@@ -117,6 +122,9 @@ def expand_values(key: str, text: str) -> list[str]:
                                  "use a larger step or a narrower range")
         integral = all(float(p).is_integer() for p in (low, high, step))
         values = [str(int(low + i * step)) if integral else repr(round(low + i * step, 10)) for i in range(count)]
+        if len(set(values)) < len(values):  # a step below the 10 decimals a value keeps
+            raise CostModelError(f"range '{key}={text}' repeats values (each is kept to 10 decimals)",
+                                 "use a step of at least 1e-10")
     if not values:
         raise CostModelError(f"grid '{key}=' has no values", "write it like width=0.5,1.0 or width=0.5:2:0.5")
     return values
@@ -149,12 +157,39 @@ def _infer(texts: Sequence[str]) -> type:
     return str
 
 
+class _NotFinite(ValueError):
+    """A float value that reads as nan or inf."""
+
+
+def _distinct(key: str, texts: Sequence[str], values: Sequence[Any]) -> None:
+    """A value given twice (`c1=0,16,0`, or `16,16.0` for a whole number) would make duplicate points, one of
+    them evaluated for nothing and the point count wrong: one line that shows the list without repeats."""
+    kept: dict[Any, str] = {}  # each value's first text, in order
+    repeated: tuple[str, str] | None = None
+    for text, value in zip(texts, values):
+        if value in kept:
+            repeated = repeated or (kept[value], text)
+        else:
+            kept[value] = text
+    if repeated:
+        first, again = repeated
+        also = "" if first == again else f" (as {shown(again)})"
+        raise CostModelError(f"grid {key} has {shown(first)} twice{also}",
+                             f"give each value once, e.g. {key}={shown(','.join(kept.values()))}")
+
+
 def _parse(text: str, kind: type) -> Any:
-    """`text` as `kind` ('2.0' is the int 2); ValueError if it is none, or an int its int64 column cannot hold."""
+    """`text` as `kind` ('2.0' is the int 2); ValueError if it is none, an int its int64 column cannot hold, or
+    (_NotFinite) a float that is nan or inf."""
     if kind is bool:
         if text.lower() not in _BOOLS:
             raise ValueError(text)
         return _BOOLS[text.lower()]
+    if kind is float:
+        number = float(text)
+        if not math.isfinite(number):  # nan and inf: no zoo parameter takes them, a column of them sorts nowhere
+            raise _NotFinite(text)
+        return number
     if kind is not int:
         return kind(text)
     number = float(text)
@@ -168,9 +203,13 @@ def _parse(text: str, kind: type) -> Any:
 
 def _convert(key: str, text: str, kind: type) -> Any:
     """`text` as the type of the key's Parquet column. A point that fails to build is an error row, but a value
-    its column cannot hold would end the run at the first write, so it is one line before anything runs."""
+    its column cannot hold (or nan and inf, which no point can use) would end the run at the first write or fail
+    every point alike, so it is one line before anything runs."""
     try:
         return _parse(text, kind)
+    except _NotFinite:
+        raise CostModelError(f"grid value {key}={shown(text)} is not a finite number",
+                             f"write {key} as finite numbers, e.g. {key}={_WORDS[float][2]}") from None
     except ValueError:
         one, many, example = _WORDS[kind]
         raise CostModelError(f"grid value {key}={shown(text)} is not {one}",
@@ -197,7 +236,10 @@ def _choices(arch: str, grid: Mapping[str, list[str]]) -> dict[str, list[Any]]:
     base: dict[str, list[str]] = {k: [str(v) for v in c] for k, c in search_space.choices().items()} \
         if arch == search_space.NAME else {}
     merged = {**base, **grid}
-    return {k: [_convert(k, t, key_type(arch, k, texts)) for t in texts] for k, texts in merged.items()}
+    choices = {k: [_convert(k, t, key_type(arch, k, texts)) for t in texts] for k, texts in merged.items()}
+    for key, values in choices.items():
+        _distinct(key, merged[key], values)
+    return choices
 
 
 def _decode(index: int, values: Sequence[Sequence[Any]], keys: Sequence[str]) -> Point:
