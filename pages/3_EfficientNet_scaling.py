@@ -25,6 +25,11 @@ alpha = a.slider("alpha (depth)", 1.0, 2.0, 1.2, 0.01, key="alpha")
 beta = b.slider("beta (width)", 1.0, 2.0, 1.1, 0.01, key="beta")
 gamma = c.slider("gamma (resolution)", 1.0, 2.0, 1.15, 0.01, key="gamma")
 bases = scaling.Bases(alpha, beta, gamma)
+phi_max = scaling.compound_phi_max(bases)  # larger bases reach the zoo's depth/width/input limits sooner
+if phi > phi_max:
+    st.warning(f"phi = {phi:g} with these bases leaves the zoo's range (depth and width at most 8x B0's, inputs "
+               f"up to its largest): showing phi = {phi_max:g}, the largest they allow.")
+    phi = phi_max
 d.metric("alpha x beta^2 x gamma^2", f"{bases.constraint:.3f}", f"{bases.constraint - scaling.TARGET_CONSTRAINT:+.3f} "
          "vs 2", delta_color="off", help="The nominal FLOPs factor per unit of phi; EfficientNet keeps it near 2.")
 if scaling.far_from_target(bases):
@@ -45,7 +50,7 @@ for column, (key, heading) in zip(st.columns(max(4, len(latencies))), latencies.
     column.metric(heading.replace(" latency", ""), f"{point[key]:.4g} ms")
 st.caption(evaluate.trust(settings))
 with st.expander("Per-stage configuration (EfficientNet Table 1 layout)"):
-    ui.table(ui.compute(scaling.stages, phi, bases), "scaling_stages",
+    ui.table(tables.readable(ui.compute(scaling.stages, phi, bases), settings), "scaling_stages",
              caption=f"EfficientNet stages at phi = {phi:g} (alpha={alpha:g}, beta={beta:g}, gamma={gamma:g}).")
 
 panel = ui.compute(catalog.scaling_panel, bases, settings,

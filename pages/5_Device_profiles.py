@@ -58,10 +58,10 @@ with by_family:
     else:
         st.caption("No whole-network validation is stored for this profile (benchmarks/validate_latency.py).")
 with st.expander("Fitted parameters and measurements"):
-    ui.table(profile_views.parameters(device), f"parameters_{device.name}",
-             caption=f"{device.name}: latency-model parameters per kernel class.")
-    ui.table(tables.readable(points, settings), f"measurements_{device.name}",
-             caption=f"{device.name}: measurements and the fitted model's times.")
+    ui.table(tables.readable(profile_views.parameters(device), settings), f"parameters_{device.name}",
+             caption=f"{device.name}: latency-model parameters per kernel class (costmodel/latency/model.py).")
+    ui.table(tables.readable(profile_views.measurements(device), settings), f"measurements_{device.name}",
+             caption=f"{device.name}: measurements (per batch) and the fitted model's times.")
 
 st.subheader("Profile this machine")
 left, right = st.columns(2)

@@ -125,8 +125,9 @@ def show_comparison(mine: yourmodel.UserModel | None) -> None:
     ui.table(readable(result.metrics), "ab_metrics", caption=f"A = {result.a}, B = {result.b}: metrics side by side.")
     ui.chart(figures.breakdown_bars(evaluate.breakdown([a, b], settings), title="A vs B: where the time goes"),
              "ab_breakdown")
-    ui.table(readable(result.latency), "ab_latency",
-             caption=f"A = {result.a}, B = {result.b}: predicted ms per category and device (categories sum to Total).")
+    ui.table(tables.ab_latency(result.latency, settings), "ab_latency",
+             caption=f"A = {result.a}, B = {result.b}: predicted device time per category and device, ms per batch at "
+                     "the device's batch (categories sum to Total).")
     with st.expander("FLOPs, MAC and kernels per category"):
         ui.table(readable(result.costs), "ab_costs",
                  caption=f"A = {result.a}, B = {result.b}: FLOPs, MAC and kernels per category (per image).")

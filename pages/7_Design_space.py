@@ -2,6 +2,7 @@
 metric against any other, the Pareto front per device, and device-optimal depth/width/resolution scaling."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import tempfile
 from pathlib import Path
@@ -38,10 +39,10 @@ devices = [profile(name).name for name in settings.devices]
 def run_sweep(plan: sweep.Plan, key: str, parallel: bool) -> pd.DataFrame:
     """Run (or complete) `plan` into a file named by `key`, with a progress bar; finished files are reused."""
     out = CACHE / f"{hashlib.sha1((key + ui.fingerprint(settings)).encode()).hexdigest()[:16]}.parquet"
-    bar = st.progress(0.0, text=f"Sweeping {len(plan.points)} points...")
+    bar = st.progress(0.0, text=f"Sweeping {design_space.count(len(plan.points), 'point')}...")
 
     def progress(done: int, total: int) -> None:
-        bar.progress(done / max(1, total), text=f"{done} of {total} points")
+        bar.progress(done / max(1, total), text=f"{done} of {design_space.count(total, 'point')}")
 
     with ui.guard(), workers.blank_main():  # Dask's worker processes must not run this page
         sweep.run(plan, out, workers=2, resume=True, serial=not parallel, progress=progress)
@@ -73,40 +74,50 @@ if source == "Run a sweep here":
     parallel = left.toggle("Local Dask cluster (2 worker processes)", True, key="ds.parallel",
                            help="Off: a plain loop in the app's process (faster for a handful of points).")
     plan = plan_of(arch, grid_text, sample or None)
-    if st.button(f"Run the sweep ({len(plan.points)} points on {len(devices)} devices)", type="primary"):
+    if not grid_text.strip() and arch != search_space.NAME:
+        st.caption(f"No grid lines: the sweep is one point, {arch} with its default parameters.")
+    if st.button(f"Run the sweep ({design_space.count(len(plan.points), 'point')} on "
+                 f"{design_space.count(len(devices), 'device')})", type="primary"):
         results = st.session_state["ds.results"] = run_sweep(plan, repr(plan), parallel)
 else:
     upload = st.file_uploader("A sweep's results (.parquet)", type=["parquet"], key="ds.upload")
     if upload is not None:
-        path = CACHE / f"upload-{hashlib.sha1(upload.getvalue()).hexdigest()[:16]}.parquet"
-        CACHE.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(upload.getvalue())
-        with ui.guard():
-            results = st.session_state["ds.results"] = sweep.read(path).to_pandas()
+        with ui.guard():  # one line naming the uploaded file, never a path on this server
+            results = st.session_state["ds.results"] = design_space.read_upload(upload.getvalue(), upload.name)
 
 # ---------------------------------------------------------------- any metric against any other; Pareto fronts
-if results is not None and len(results):
+if results is not None and not len(results):
+    st.info("This sweep has no points: nothing to plot or list.")
+elif results is not None:
     shown = [d for d in devices if f"ms:{d}" in results]
     errors = int((results["status"] == "error").sum())
-    st.caption(f"{len(results)} points, {errors} invalid (error rows, listed at the bottom). FLOPs = multiply-adds; "
-               "latency in ms per batch at each device's batch.")
+    st.caption(f"{design_space.count(len(results), 'point')}, {errors} invalid (error rows, listed at the bottom). "
+               "FLOPs = multiply-adds; latency in ms per batch at each device's batch.")
     metrics, params = design_space.metric_columns(results), design_space.parameter_columns(results)
+    title = functools.partial(design_space.axis_title, results=results)
     a, b, c = st.columns(3)
-    x = a.selectbox("x", metrics, index=metrics.index("flops") if "flops" in metrics else 0, key="ds.x")
+    x = a.selectbox("x", metrics, index=metrics.index("flops") if "flops" in metrics else 0, key="ds.x",
+                    format_func=title)
     default_y = f"ms:{shown[0]}" if shown else metrics[-1]
-    y = b.selectbox("y", metrics, index=metrics.index(default_y) if default_y in metrics else 0, key="ds.y")
+    y = b.selectbox("y", metrics, index=metrics.index(default_y) if default_y in metrics else 0, key="ds.y",
+                    format_func=title)
     color = c.selectbox("colour by", [None, *params], index=1 if params else 0, key="ds.color",
                         format_func=lambda v: "(none)" if v is None else v.removeprefix("param:"))
     ui.chart(design_space.metric_scatter(results, x, y, color), "design_space_scatter")
+    st.subheader("Pareto front per device")
     if shown:
-        st.subheader("Pareto front per device")
-        value = st.selectbox("capacity (higher is better)", [m for m in metrics if not m.startswith(("ms:", "thr"))],
-                             key="ds.value")
+        capacities = [m for m in metrics if not m.startswith(("ms:", "thr"))]
+        value = st.selectbox("capacity (higher is better)", capacities, key="ds.value", format_func=title,
+                             index=capacities.index("flops") if "flops" in capacities else 0)
         ui.chart(design_space.pareto_figure(results, shown, value), "design_space_pareto")
-        ui.table(design_space.pareto_fronts(results, shown, value), "design_space_pareto_points",
-                 caption=f"Pareto-optimal design points per device: no other point is faster with more {value}.")
+        ui.table(design_space.readable(design_space.pareto_fronts(results, shown, value), settings),
+                 "design_space_pareto_points", caption="Pareto-optimal design points per device: no other point is "
+                 f"faster with more {title(value)}.")
+    else:
+        st.info(design_space.no_shared_device(results, devices))
     with st.expander("All points"):
-        ui.table(results, "design_space_points", caption="Sweep results (columns: docs/readme/sweeps.md).")
+        ui.table(design_space.readable(results, settings), "design_space_points",
+                 caption="Sweep results (columns: docs/readme/sweeps.md).")
 
 # ---------------------------------------------------------------- device-optimal scaling
 st.header("Device-optimal scaling")
@@ -119,7 +130,7 @@ scaling_plan = optimal_scaling.plan(scale_arch, [profile(n) for n in settings.de
                                     dtype=settings.dtype, mode=settings.mode, fold_bn=settings.fold_bn,
                                     **optimal_scaling.APP_GRID)
 key = f"ds.scaling.{scale_arch}.{settings}"
-if st.button(f"Run the scaling sweep ({len(scaling_plan.points)} networks)", key="ds.scale_run"):
+if st.button(f"Run the scaling sweep ({design_space.count(len(scaling_plan.points), 'network')})", key="ds.scale_run"):
     st.session_state[key] = run_sweep(scaling_plan, repr(scaling_plan), True)
 if key in st.session_state:
     frame = optimal_scaling.multipliers(st.session_state[key], scale_arch)
@@ -131,12 +142,13 @@ if key in st.session_state:
         table = optimal_scaling.budget_table(frame, budgets, surrogate)
         fits = pd.DataFrame([optimal_scaling.fit_bases(frame, d).to_dict() for d in devices])
     ui.chart(design_space.scaling_panel(frame, table, budgets), "design_space_scaling")
-    ui.table(table, "design_space_scaling_table", caption="Most FLOPs within each device's budget, per method.")
+    ui.table(design_space.readable(table, settings), "design_space_scaling_table",
+             caption="Most FLOPs within each device's budget (ms per batch at the device's batch), per method.")
     st.subheader("Compound-scaling bases fitted per device")
-    ui.table(fits, "design_space_bases", caption="alpha*beta^2*gamma^2 = 2; gap: mean FLOPs shortfall below the "
-             "device's frontier at equal latency along phi.")
+    ui.table(design_space.readable(fits, settings), "design_space_bases", caption="alpha*beta^2*gamma^2 = 2; gap: "
+             "mean FLOPs shortfall below the device's frontier at equal latency along phi.")
     if surrogate is not None:
-        st.info(f"**top1_surrogate is a fitted surrogate, not a measurement**: a saturating curve fitted to "
+        st.info(f"**The surrogate top-1 is a fitted surrogate, not a measurement**: a saturating curve fitted to "
                 f"{surrogate.points} published points (EfficientNet B0-B7, Table 3's single-dimension scaling); "
                 f"fit RMSE {surrogate.rmse:.2f} top-1 points (max {surrogate.max_error:.2f}), leave-one-out RMSE "
                 f"{surrogate.loo_rmse:.2f}.")

@@ -21,7 +21,10 @@ def results() -> pd.DataFrame:
 def test_pareto_front_keeps_only_non_dominated_points() -> None:
     front = design_space.pareto_fronts(results(), ["dev"])
     assert front["point"].tolist() == ["B", "C"]
-    assert front.columns.tolist() == ["device", "point", "ms", "flops", "param:width"]
+    assert front.columns.tolist() == ["device", "batch", "point", "ms", "flops", "param:width"]
+    assert front["batch"].tolist() == [8, 8]  # the batch its ms is per, from the results' batch:dev
+    bare = design_space.pareto_fronts(results().drop(columns="batch:dev"), ["dev"])
+    assert bare.columns.tolist() == ["device", "point", "ms", "flops", "param:width"]  # no batch recorded, none shown
 
 
 def test_scatter_axes_carry_units_and_skip_error_rows() -> None:

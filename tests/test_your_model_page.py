@@ -13,6 +13,7 @@ from costmodel.latency.model import predict
 from costmodel.viz import tables
 from costmodel.studies.evaluate import Settings, device_batch, profiles
 from costmodel.units import si
+from costmodel.sources.names import load_model
 from costmodel.sources.userfile import load_user_model
 
 
@@ -143,6 +144,28 @@ def test_ab_comparison_takes_a_torchvision_model_by_name():
     flops = metrics.loc[metrics["metric"] == "FLOPs", "B"].iloc[0]
     model, shape, _ = load_model("torchvision:mobilenet_v3_small")
     assert flops == si(analyze(model, shape).summary["flops"])
+
+
+def test_ab_latency_table_has_units_and_the_latency_models_times():
+    """The A/B latency table: device time per category in ms per batch (units in the headers), at the device's
+    batch; its Total rows are what `predict` gives each model on that device, and B - A their difference."""
+    page = AppTest.from_file(PAGE, default_timeout=240)
+    page.session_state["settings.devices"] = ["gtx1080ti"]
+    page.run()
+    page.selectbox(key="ab_B.arch").set_value("mobilenet_v2").run()
+    assert not page.exception and not page.error
+    shown = next(d.value for d in page.dataframe if d.value.columns[0] == "device" and "category" in d.value)
+    a, b, delta = "A device time (ms per batch)", "B device time (ms per batch)", "B - A device time (ms per batch)"
+    assert list(shown.columns) == ["device", "batch", "category", a, b, delta]
+    device = profiles(Settings(devices=("gtx1080ti",)))[0]
+    total = shown[shown["category"] == "Total"].iloc[0]
+    assert total["batch"] == device.batch
+    expected = {}
+    for side, arch in (("A", "shufflenet_v2"), ("B", "mobilenet_v2")):
+        model, shape, label = load_model(arch, batch=device.batch)
+        expected[side] = predict(analyze(model, shape, arch=label), device).device_ms
+    assert total[a] == pytest.approx(expected["A"]) and total[b] == pytest.approx(expected["B"])
+    assert total[delta] == pytest.approx(expected["B"] - expected["A"])
 
 
 @pytest.mark.parametrize("text, message", [("", "the input shape is empty - write it like 3,224,224"),

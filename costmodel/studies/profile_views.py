@@ -40,21 +40,44 @@ def summary(settings: Settings) -> pd.DataFrame:
 
 
 def parameters(device: DeviceProfile) -> pd.DataFrame:
-    """The fitted latency-model parameters, one row per kernel class (see costmodel.latency.model)."""
+    """The fitted latency-model parameters, one row per kernel class (see costmodel.latency.model), under the
+    raw names of costmodel.viz.tables.COLUMNS. `half_pixels` is the size at which a kernel's efficiency halves:
+    output positions on a CPU, output elements (positions x channels) on a profile whose kernels fill the device
+    with both (`parallel_channels`, the GPUs), so there it is named `half_output_elements`."""
+    size = "half_output_elements" if device.latency_model.parallel_channels else "half_pixels"
     rows = [{"kernel class": name, "fitted": name in device.latency_model.fitted, **params.model_dump()}
             for name, params in device.latency_model.kernels.items()]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).rename(columns={"half_pixels": size})
 
 
 def fit_points(device: DeviceProfile) -> pd.DataFrame:
-    """Measured vs fitted time of every measurement; kind = the op kind with the most FLOPs (else the first)."""
+    """Measured vs fitted time of every measurement; kind = the op kind with the most FLOPs (else the first);
+    source = 'published' for a paper's number (the measurement names its reference: calibrated profiles), else
+    'measured' (a micro-benchmark timed on the machine). `measured_ms` is that time either way and
+    `fit_error_pct` the fitted model's error against it: (fitted - time) / time, %."""
     rows = []
     for m in device.measurements:
         main = max(m.ops, key=lambda op: op.flops * op.count)
         fitted = m.predicted_ms or measurement_ms(m.ops, device.latency_model)
-        rows.append({"name": m.label, "kind": main.kind.value, "measured_ms": m.ms, "fitted_ms": fitted,
-                     "error_pct": 100 * (fitted - m.ms) / m.ms})
-    return pd.DataFrame(rows)
+        rows.append({"name": m.label, "kind": main.kind.value,
+                     "source": "measured" if m.reference is None else "published", "measured_ms": m.ms,
+                     "fitted_ms": fitted, "fit_error_pct": 100 * (fitted - m.ms) / m.ms})
+    return pd.DataFrame(rows, columns=["name", "kind", "source", "measured_ms", "fitted_ms", "fit_error_pct"])
+
+
+def measurements(device: DeviceProfile) -> pd.DataFrame:
+    """`fit_points` as the measurements table shows them, its time and error named by what the time is (raw names
+    of costmodel.viz.tables.COLUMNS): published (`published_ms`, `fit_error_vs_published_pct`) when every
+    measurement is a paper's number, measured (`measured_ms`, `fit_error_pct`) when every one was timed, and
+    both words (with the source column kept) when a profile mixes them."""
+    points = fit_points(device).rename(columns={"name": "measurement", "kind": "main op kind"})
+    sources = set(points["source"])
+    if sources == {"published"}:
+        return points.drop(columns="source").rename(
+            columns={"measured_ms": "published_ms", "fit_error_pct": "fit_error_vs_published_pct"})
+    if sources == {"published", "measured"}:
+        return points.rename(columns={"measured_ms": "reference_ms", "fit_error_pct": "fit_error_vs_reference_pct"})
+    return points.drop(columns="source")
 
 
 def class_residuals(device: str) -> pd.DataFrame:

@@ -1,16 +1,25 @@
-"""Figures of a design-space sweep (costmodel/studies/sweep.py results): any metric against any other coloured by a
-parameter, the Pareto front per device, and the device-optimal scaling panel. Pure: a results table in, a figure
-out; axis titles carry units (FLOPs are multiply-adds, MAC bytes at the sweep's dtype, latency ms per batch)."""
+"""Figures and tables of a design-space sweep (costmodel/studies/sweep.py results): any metric against any other
+coloured by a parameter, the Pareto front per device, and the device-optimal scaling panel; the tables with
+unit-bearing headers (costmodel.viz.tables), an uploaded results file read with errors that name the user's file,
+and the Design space page's sentences. Pure: a results table in, a figure or table out; axis titles and headers
+carry units (FLOPs are multiply-adds, MAC bytes at the sweep's dtype, latency ms per batch)."""
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from costmodel.errors import CostModelError
+from costmodel.latency.profiles import DeviceProfile, profile_names
+from costmodel.studies import sweep
+from costmodel.studies.evaluate import Settings, profile
 from costmodel.studies.optimal_scaling import method_rows
+from costmodel.viz import tables
 from costmodel.viz.figures import METHOD_COLORS, color_of, pareto_front, style
+from costmodel.viz.labels import device_label, display_name
 
 _UNITS = {"flops": "FLOPs (multiply-adds)", "params": "parameters", "mac_elements": "MAC (elements)",
           "mac_bytes": "MAC (bytes)", "elementwise_mac_share": "elementwise share of MAC",
@@ -75,15 +84,19 @@ def metric_scatter(results: pd.DataFrame, x: str, y: str, color: str | None = No
 
 
 def pareto_fronts(results: pd.DataFrame, devices: Sequence[str], value: str = "flops") -> pd.DataFrame:
-    """Per device, the points no other point beats on both latency (lower) and `value` (higher): device, point,
-    ms, value, and the parameters."""
+    """Per device, the points no other point beats on both latency (lower) and `value` (higher): device, batch
+    (the batch its ms is per, when the results record it), point, ms, value, and the parameters."""
     ok = results[results["status"] != "error"]
+    batches = any(f"batch:{device}" in ok for device in devices)
     frames = []
     for device in devices:
         front = pareto_front(ok, f"ms:{device}", value)
-        frames.append(front[["point", f"ms:{device}", value, *parameter_columns(ok)]]
-                      .rename(columns={f"ms:{device}": "ms"}).assign(device=device))
-    columns = ["device", "point", "ms", value, *parameter_columns(ok)]
+        frame = (front[["point", f"ms:{device}", value, *parameter_columns(ok)]]
+                 .rename(columns={f"ms:{device}": "ms"}).assign(device=device))
+        if batches:
+            frame["batch"] = front[f"batch:{device}"] if f"batch:{device}" in front else None
+        frames.append(frame)
+    columns = ["device", *(["batch"] if batches else []), "point", "ms", value, *parameter_columns(ok)]
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
 
@@ -145,3 +158,87 @@ def scaling_panel(frame: pd.DataFrame, table: pd.DataFrame, budgets: Mapping[str
         fig.update_xaxes(title_text=axis_title(ms, frame), type="log", row=1, col=col)
     fig.update_yaxes(title_text="FLOPs (multiply-adds)", type="log", row=1, col=1)
     return style(fig, title, height=460)
+
+
+# ---------------------------------------------------------------- tables, the uploaded file and the page's sentences
+def count(number: int, noun: str) -> str:
+    """'no points', '1 point', '12 points'."""
+    return f"no {noun}s" if number == 0 else f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def sweep_devices(results: pd.DataFrame) -> list[str]:
+    """The devices (profile names) a sweep's results hold predictions for: its `ms:DEV` columns, in file order."""
+    return [str(c).split(":")[1] for c in results.columns if str(c).startswith("ms:") and str(c).count(":") == 1]
+
+
+def no_shared_device(results: pd.DataFrame, devices: Sequence[str]) -> str:
+    """One line for a sweep none of whose devices is among `devices` (the sidebar's): why no Pareto front is drawn
+    and what brings it."""
+    found = sweep_devices(results)
+    if not found:
+        return "No Pareto front: this sweep holds no latency predictions (it was run without devices)."
+    return (f"No Pareto front: this sweep has predictions for {', '.join(found)}, and the sidebar's devices "
+            f"({', '.join(devices) or 'none'}) include none of them - add one of them in the sidebar (a profile "
+            "that is not shipped: upload it on the Device profiles page).")
+
+
+def _batch(results: pd.DataFrame, device: str) -> int | None:
+    column = f"batch:{device}"
+    values = results[column].dropna() if column in results else pd.Series(dtype=float)
+    return int(values.iloc[0]) if len(values) else None
+
+
+def _throughput_unit(results: pd.DataFrame, device: str, batch: int | None,
+                     known: Mapping[str, DeviceProfile]) -> str:
+    """The profile's own unit; for a device with no profile here, read off the numbers: throughput x ms is
+    1000 per batch (batches/s) or 1000 x batch (images/s)."""
+    if device in known:
+        return known[device].unit
+    both = results[[f"ms:{device}", f"throughput:{device}"]].dropna() if f"ms:{device}" in results else None
+    if both is None or both.empty or not batch or batch == 1:
+        return "batches/s"
+    per = float((both.iloc[:, 0] * both.iloc[:, 1]).median()) / 1e3
+    return "images/s" if abs(per - batch) < abs(per - 1) else "batches/s"
+
+
+def headers(results: pd.DataFrame, settings: Settings) -> dict[str, str]:
+    """Unit-bearing headers of a sweep's columns that costmodel.viz.tables.COLUMNS cannot name: each device's
+    `batch:`, `ms:`, `throughput:`, `bound:` and `ms:DEV:CATEGORY` columns, at the batch the results record for
+    it (a loaded file's devices and batch need not be the sidebar's), and the swept parameters `param:KEY`."""
+    known = {device.name: device for device in map(profile, settings.devices)}  # uploaded profiles too
+    known.update({name: profile(name) for name in profile_names() if name not in known and f"ms:{name}" in results})
+    out = {}
+    for column in map(str, results.columns):
+        kind, _, rest = column.partition(":")
+        if kind == "param" and rest:
+            out[column] = "input resolution (px, swept)" if rest == sweep.RESOLUTION_KEY else f"{rest} (swept)"
+            continue
+        if kind not in ("batch", "ms", "throughput", "bound") or not rest:
+            continue
+        device, _, category = rest.partition(":")
+        label = device_label(known[device]) if device in known else display_name(device)
+        batch = _batch(results, device)
+        at = f", batch {batch}" if batch else ""
+        if kind == "ms":
+            out[column] = f"{label} {category} device time (ms{at})" if category else f"{label} latency (ms{at})"
+        elif kind == "throughput":
+            out[column] = f"{label} ({_throughput_unit(results, device, batch, known)}{at})"
+        else:
+            out[column] = f"{label} batch (images)" if kind == "batch" else f"{label} bound by (host or device)"
+    return out
+
+
+def readable(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """A sweep's table (results, Pareto fronts, the scaling budget table, the fitted bases) as the page shows and
+    exports it: values scaled and every header with its unit (costmodel.viz.tables.readable plus `headers`)."""
+    return tables.readable(frame, settings, headers=headers(frame, settings))
+
+
+def read_upload(data: bytes, name: str) -> pd.DataFrame:
+    """An uploaded sweep's rows (sorted by point_index). A file that is not a sweep's results is one line naming
+    `name`, the user's own file name - never a path on this server."""
+    buffer = io.BytesIO(data)
+    try:
+        return sweep.read(buffer).to_pandas()
+    except CostModelError as error:
+        raise CostModelError(error.problem.replace(str(buffer), f"'{name}'"), error.fix) from None

@@ -4,6 +4,8 @@ precision (CSV keeps them so); `quantity_of` names each header's quantity so the
 one rule of costmodel/units.py."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
 from costmodel import units
@@ -35,6 +37,44 @@ COLUMNS = {
     "reward": ("reward", 1, "ratio"),
     "batch": ("batch", 1, "count"),
     "rank": ("rank", 1, "count"),
+    # EfficientNet's stage table (Table 1 layout: costmodel/zoo/efficientnet.py efficientnet_stages)
+    "kernel": ("kernel (px)", 1, "count"),
+    "stride": ("stride (px)", 1, "count"),
+    "expand": ("expansion ratio (x)", 1, "count"),
+    "channels": ("output channels", 1, "count"),
+    "repeats": ("layers", 1, "count"),
+    # design-space sweeps (costmodel/studies/sweep.py) and device-optimal scaling (studies/optimal_scaling.py)
+    "point_index": ("point index (position in the grid)", 1, "count"),
+    "input_resolution": ("input resolution (px)", 1, "count"),
+    "data_movement_mac_share": ("data-movement share of MAC (%)", 0.01, "percent"),
+    "depth": ("depth multiplier (x)", 1, "ratio"),
+    "width": ("width multiplier (x)", 1, "ratio"),
+    "resolution_mult": ("resolution multiplier (x)", 1, "ratio"),
+    "budget_ms": ("latency budget (ms)", 1, "ms"),
+    "flops_vs_optimal": ("FLOPs vs device-optimal (%)", 0.01, "percent"),
+    "top1_surrogate": ("surrogate top-1 (%, fitted, not measured)", 1, "percent"),
+    "alpha": ("alpha (depth factor per unit of phi)", 1, "ratio"),
+    "beta": ("beta (width factor per unit of phi)", 1, "ratio"),
+    "gamma": ("gamma (resolution factor per unit of phi)", 1, "ratio"),
+    "frontier_gap_pct": ("fitted bases: FLOPs gap below the frontier (%)", 1, "percent"),
+    "efficientnet_gap_pct": ("EfficientNet's bases: FLOPs gap below the frontier (%)", 1, "percent"),
+    # device profiles (costmodel/studies/profile_views.py): a profile's latency-model parameters ...
+    "overhead_us": ("overhead per kernel (us)", 1, "ratio"),
+    "gbytes_per_s": ("memory bandwidth (GB/s)", 1, "ratio"),
+    "gmadds_per_s": ("peak compute (G multiply-adds/s)", 1, "ratio"),
+    "half_pixels": ("efficiency halves at (output positions)", 1, "ratio"),
+    "half_output_elements": ("efficiency halves at (output elements: positions x channels)", 1, "ratio"),
+    "half_reduction": ("efficiency halves at (multiply-adds per output)", 1, "ratio"),
+    "half_outputs": ("efficiency halves at (output channels per group)", 1, "ratio"),
+    "per_group_us": ("extra per group beyond the first (us)", 1, "ratio"),
+    # ... and its measurements: the time is a micro-benchmark's measured one or a paper's published one
+    "measured_ms": ("measured (ms per batch)", 1, "ms"),
+    "published_ms": ("published (ms per batch)", 1, "ms"),
+    "reference_ms": ("measured or published (ms per batch)", 1, "ms"),
+    "fitted_ms": ("fitted model (ms per batch)", 1, "ms"),
+    "fit_error_pct": ("fitted model's error vs measured (%)", 1, "percent"),
+    "fit_error_vs_published_pct": ("fitted model's error vs published (%)", 1, "percent"),
+    "fit_error_vs_reference_pct": ("fitted model's error vs measured or published (%)", 1, "percent"),
 }
 _QUANTITY = {header: quantity for header, _, quantity in COLUMNS.values()}
 
@@ -43,7 +83,7 @@ def quantity_of(header: str) -> str | None:
     """The quantity a readable header shows (None for text and unknown columns), by the units in brackets."""
     if header in _QUANTITY:
         return _QUANTITY[header]
-    if "latency (ms" in header:
+    if "latency (ms" in header or "time (ms" in header:
         return "ms"
     if "/s, batch" in header:
         return "throughput"
@@ -72,10 +112,13 @@ def device_headers(settings: Settings) -> dict[str, str]:
     return headers
 
 
-def readable(frame: pd.DataFrame, settings: Settings, columns: list[str] | None = None) -> pd.DataFrame:
-    """`columns` of `frame` (default: all) with scaled values and unit-bearing headers."""
+def readable(frame: pd.DataFrame, settings: Settings, columns: list[str] | None = None,
+             headers: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """`columns` of `frame` (default: all) with scaled values and unit-bearing headers: COLUMNS, the settings'
+    devices, and `headers` for columns neither names (or that a frame names otherwise, e.g. a sweep file's
+    devices at the batch the file records)."""
     out = frame[columns or list(frame.columns)].copy()
-    devices = device_headers(settings)
+    devices = {**device_headers(settings), **(headers or {})}
     for column in out.columns:
         if column in COLUMNS:
             header, divisor, _ = COLUMNS[column]
@@ -88,6 +131,21 @@ def readable(frame: pd.DataFrame, settings: Settings, columns: list[str] | None 
         names = _device_names(settings)
         out["device"] = [names.get(d, d) for d in out["device"]]
     return out
+
+
+def ab_latency(latency: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """costmodel.studies.compare's latency table (device, category, a, b, delta: device time in ms per batch)
+    for people: the device by its label and the batch it was predicted at, numbers kept as numbers under headers
+    with their unit (so the app prints them by the ms rule and the CSV keeps them exact)."""
+    batches = {profile(name).name: device_batch(profile(name), settings) for name in settings.devices}
+    names = _device_names(settings)
+    return pd.DataFrame({
+        "device": [names.get(d, d) for d in latency["device"]],
+        "batch": [batches.get(d) for d in latency["device"]],
+        "category": latency["category"],
+        "A device time (ms per batch)": latency["a"].astype(float),
+        "B device time (ms per batch)": latency["b"].astype(float),
+        "B - A device time (ms per batch)": latency["delta"].astype(float)})
 
 
 def _device_names(settings: Settings) -> dict[str, str]:
