@@ -17,7 +17,7 @@ with header(
     from costmodel.app import ui
     from costmodel.studies.evaluate import ZooModel
     from costmodel.app.lint_view import source_lint_panel
-    from costmodel.studies.shufflenet_units import V1_GROUPS
+    from costmodel.studies.shufflenet_units import V1_GROUPS, min_v2_channels
 
 settings = ui.sidebar()
 
@@ -32,7 +32,10 @@ with right:
     split_ratio = st.slider("Split ratio (channels through the conv branch)", 0.1, 0.9, 0.5, 0.05, key="split")
     matched = st.toggle("Match V1's FLOPs", True, key="matched",
                         help="Choose V2's channels so its FLOPs come closest to V1's.")
-    v2_channels = st.number_input("Output channels", 2, 4096, 232, step=2, key="v2_channels", disabled=matched)
+    v2_channels = st.number_input("Output channels", 2, 4096, 232, step=2, key="v2_channels", disabled=matched,
+                                  help=f"Even: the channel shuffle interleaves two halves. At split ratio "
+                                       f"{split_ratio:g}, at least {min_v2_channels(split_ratio)}, so that "
+                                       "neither branch is empty.")
 stride = st.segmented_control("Stride (both units)", (1, 2), default=1, key="stride", required=True)
 size = st.select_slider("Input size (height = width)", (7, 14, 28, 56, 112), 28, key="size")
 

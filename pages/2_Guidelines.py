@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from costmodel.app.header import header
+from costmodel.app.header import header, metric_columns, metrics_per_row
 
 # The title and a status line come first: on a server's first visit the imports below take seconds.
 with header(
@@ -59,15 +59,17 @@ for table, tab in zip(guideline_sweeps.GUIDELINES, tabs):
         params = controls(table)
         frame, fig = ui.compute(catalog.guideline_panel, table, params["level"], settings,
                                 catalog.guideline_choice(table, params), spinner="Analysing the micro-networks...")
-        yours = frame[frame["yours"]]
-        columns = st.columns(1 + len(yours))
-        first = yours.iloc[0]
-        columns[0].metric(f"Your setting: {first['setting']}", si(first["flops"], "MAdds"),
-                          f"MAC {bytes_(first['mac_bytes'])}", delta_color="off", delta_arrow="off",
-                          help=f"{first['config']}; FLOPs in multiply-adds, MAC at {settings.dtype}.")
-        for column, mine in zip(columns[1:], yours.itertuples()):
-            column.metric(f"{mine.device} ({mine.unit}, batch {mine.batch})", f"{mine.predicted:.4g}",
-                          help=f"predicted speed of your setting ({mine.config})")
+        # A GPU and a CPU/ARM profile run networks of different channel counts: each with its own FLOPs and MAC
+        for net in guideline_sweeps.your_networks(frame):
+            st.caption(f"{net.title}:")
+            labels = [f"Your setting: {net.setting}"] + [f"{d.device} ({d.unit}, batch {d.batch})"
+                                                         for d in net.devices.itertuples()]
+            values = [si(net.flops, "MAdds")] + [f"{d.predicted:.4g}" for d in net.devices.itertuples()]
+            columns = metric_columns(len(labels), metrics_per_row(labels, values))
+            columns[0].metric(labels[0], values[0], f"MAC {bytes_(net.mac_bytes)}", delta_color="off",
+                              delta_arrow="off", help=f"{net.config}; FLOPs in multiply-adds, MAC at {settings.dtype}.")
+            for column, label, value, mine in zip(columns[1:], labels[1:], values[1:], net.devices.itertuples()):
+                column.metric(label, value, help=f"predicted speed of your setting ({mine.config})")
         ui.chart(fig, f"{g.key.lower()}_table{g.table}")
         ui.table(tables.readable(frame.drop(columns=["yours", "arch"]), settings), f"{g.key.lower()}_table{g.table}",
                  caption=f"{g.key}: ShuffleNet V2 Table {g.table} settings, MAC and predicted vs published speed.")

@@ -19,11 +19,11 @@ from costmodel.studies.evaluate import (Settings, ZooModel, breakdown, device_ba
 from costmodel.latency.model import predict
 from costmodel.latency.profiles import profile_names
 from costmodel.studies.published import accuracies, top1
-from costmodel.studies.shufflenet_units import UnitSpec, matched_v2, unit_flops
+from costmodel.studies.shufflenet_units import UnitSpec, matched_v2, min_v2_channels, unit_flops
 from costmodel.sources.names import load_model
 from costmodel.sources.userfile import load_user_model
 from costmodel.zoo.layers import round_to_multiple
-from costmodel.zoo.spec import REFERENCE_DIR
+from costmodel.zoo.spec import REFERENCE_DIR, reference_csv
 
 SETTINGS = Settings(devices=tuple(profile_names()))
 USER_MODELS = Path(__file__).parent / "fixtures" / "user_models"
@@ -71,6 +71,29 @@ def test_matched_v2_is_the_closest_even_width() -> None:
     assert gap / target < 0.02
 
 
+def test_an_empty_v2_branch_is_named_with_the_fewest_channels_that_work() -> None:
+    """At split ratio 0.9 round(0.9 c) channels go through the conv branch: c = 2 -> 2 and c = 4 -> 4 leave the
+    other branch empty, c = 6 -> 5 does not. The count is even, so the fix is never 'an even count'."""
+    for stride in (1, 2):
+        with pytest.raises(CostModelError) as error:
+            per_image(UnitSpec(2, 4, stride, split_ratio=0.9), SETTINGS)
+        assert "empty branch" in error.value.problem and "even" not in str(error.value)
+        assert error.value.fix.startswith("use at least 6 channels")
+    assert [min_v2_channels(r) for r in (0.9, 0.5, 0.1)] == [6, 2, 6]  # 0.1 x 4 = 0.4 rounds to 0; 0.1 x 6 to 1
+    with pytest.raises(CostModelError) as error:  # an odd count: the shuffle is what needs an even one
+        per_image(UnitSpec(2, 117), SETTINGS)
+    assert "even" in error.value.problem and error.value.fix == "use 116 or 118 channels"
+
+
+def test_matched_v2_at_an_extreme_split_ratio_starts_at_the_fewest_channels_it_allows() -> None:
+    """A tiny V1 unit (g = 3, c = 12, 7x7): 49 (2 x 12 x 3 / 3 + 3 x 9) = 49 x 51 MAdds. The smallest V2 unit at
+    split 0.9 has 6 channels, 5 through the conv branch: 49 (5 x 5 + 9 x 5 + 5 x 5) = 49 x 95, already more, so
+    it is the closest one (before, the search tried 4 channels and failed on them)."""
+    v1 = UnitSpec(1, 12, 1, 7, groups=3)
+    v2 = matched_v2(v1, split_ratio=0.9)
+    assert unit_flops(v1) == 49 * 51 and v2.channels == 6 and unit_flops(v2) == 49 * 95
+
+
 # ---------------------------------------------------------------- guidelines
 def test_g1_lower_bound_is_tight_at_equal_widths_only() -> None:
     c, hw = 64, 56 * 56
@@ -105,6 +128,25 @@ def test_guideline_sweep_matches_the_engine_and_the_paper() -> None:
         expected = predict(engine("g2_groupconv", g=g, c=c), device)
         assert mine["predicted"] == pytest.approx(expected.throughput)
         assert mine["flops"] == engine("g2_groupconv", g=g, c=c).summary["flops"]
+
+
+def test_your_setting_is_shown_per_network_with_its_own_flops_and_mac() -> None:
+    """G1 at 1:16: a GPU profile builds Table 1's GPU widths (c = 128 at x1), a CPU/ARM profile the ARM ones
+    (c = 32), so the two networks differ 16x in FLOPs. c1 = floor(c / sqrt(16)) = c / 4, c2 = 16 c1; 10 blocks
+    of two 1x1 convs on 56x56: FLOPs 10 x 2 hw c1 c2, MAC 10 x 2 (hw (c1 + c2) + c1 c2) elements of 4 bytes."""
+    row = next(r for r in reference_csv("shufflenetv2_table1_g1.csv") if r["c1:c2"] == "1:1")
+    hw, shown = 56 * 56, []
+    for net in guideline_sweeps.your_networks(guideline_sweeps.sweep(1, 0, SETTINGS, 16)):
+        for name in net.devices["device"]:
+            device = next(profile(d) for d in SETTINGS.devices if profile(d).name == name)
+            column = "gpu_c1c2_at_x1" if device.kind == "gpu" else "arm_c1c2_at_x1"
+            c = int(row[column].strip("()").split(",")[0])
+            c1, c2 = c // 4, 16 * (c // 4)
+            assert (net.flops, net.mac_bytes) == (10 * 2 * hw * c1 * c2, 4 * 10 * 2 * (hw * (c1 + c2) + c1 * c2)), \
+                f"{name} is shown next to the FLOPs and MAC of another network"
+            assert net.config == f"c1={c1}, c2={c2}" and net.setting == "1:16 (yours)"
+            shown.append(name)
+    assert sorted(shown) == sorted(profile(d).name for d in SETTINGS.devices)  # every device, once
 
 
 def test_unknown_level_is_a_user_error() -> None:

@@ -12,6 +12,7 @@ import math
 import re
 import shutil
 import subprocess
+import warnings
 import xml.etree.ElementTree as ET
 
 import networkx as nx
@@ -260,3 +261,61 @@ def test_pdf_embeds_its_fonts_and_has_the_preset_page_size(rasters: dict, built:
     preset = styles.PRESETS[style]
     assert page_w == pytest.approx(preset.width_in * 72, abs=1)
     assert page_h == pytest.approx(styles.apply(built[figure], style).layout.height * 0.75, abs=1)
+
+
+# ---------------------------------------------------------------- on screen, every device
+# The app draws a figure as wide as its main column: 1040 px in a 1500 px window with the sidebar open (measured
+# in Chromium). With all seven shipped profiles a figure has a panel per device; their titles, axis titles and
+# tick labels must not run into each other (before, seven panels in one row overlapped them all).
+SCREEN_WIDTH = 1040
+SEVEN = [*DEVICES, "AMD EPYC, 2 threads (measured)", "H200 (measured at batch 1)", "H200 (measured at batch 32)",
+         "H200 (measured at batch 8)"]
+
+
+def _screen_guideline() -> go.Figure:
+    settings = ["ReLU yes, shortcut yes", "ReLU yes, shortcut no", "ReLU no, shortcut yes", "ReLU no, shortcut no"]
+    mac = pd.DataFrame({"setting": settings * 2, "config": ["c = 32 (GPU columns)"] * 4 + ["c = 64 (CPU columns)"] * 4,
+                        "mac_bytes": [3.6e7, 2.4e7, 2.4e7, 1.2e7, 7e7, 5e7, 5e7, 3e7],
+                        "lower_bound_bytes": [3e7, 2e7, 2e7, 1e7, 6e7, 4e7, 4e7, 2e7]})
+    speed = pd.DataFrame([{"setting": s, "device": d, "batch": 1, "predicted": 100 + 10 * i,
+                           "unit": "images/s" if "EPYC" in d or "810" in d else "batches/s",
+                           "published": 110 + 9 * i if "paper" in d else math.nan}
+                          for d in SEVEN for i, s in enumerate(settings)])
+    return figures.guideline_chart(mac, speed, title="G4: Element-wise operations are non-negligible",
+                                   highlight=settings[1], published="published (Table 4)")
+
+
+def _seven_points() -> pd.DataFrame:
+    families = ["ShuffleNet V1", "ShuffleNet V2", "MobileNet V1", "MobileNet V2", "MnasNet", "EfficientNet", "ResNet"]
+    return pd.DataFrame([{"model": f"{f} {i}", "family": f, "device": d, "batch": 32 if "32" in d else 1,
+                          "ms": 10 * (j + 1) * (i + 1) * (k + 1), "top1": 60 + 2 * i + k,
+                          "flops": 1e9 * (i + 1) * (k + 1)}
+                         for j, d in enumerate(SEVEN) for k, f in enumerate(families) for i in range(3)])
+
+
+SCREEN = {"guideline": _screen_guideline,
+          "flops_latency": lambda: figures.flops_latency(_seven_points(), title="Same FLOPs, different speed"),
+          "accuracy_latency": lambda: figures.accuracy_latency(_seven_points(),
+                                                               title="Published top-1 vs predicted latency"),
+          "ranking": lambda: figures.ranking_bars(pd.DataFrame(  # as many models as the zoo's published ones
+              [{"device": d, "model": m, "reward": 0.5 + i / 60} for d in SEVEN for i, m in enumerate(
+                  [f"efficientnet(variant=b{k})" for k in range(8)] + [f"mobilenet_v2(width={w})" for w in range(8)]
+                  + [f"shufflenet_v2(se=True, width={w})" for w in range(8)])]),
+              title="MnasNet reward ACC x (LAT / 80 ms)^-0.07")}
+
+
+@pytest.mark.parametrize("figure", SCREEN)
+def test_on_screen_with_seven_devices_no_text_collides_or_leaves_the_figure(figure: str) -> None:
+    fig = SCREEN[figure]()
+    assert fig.layout.height, "the figure sets its height for its rows of panels"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # plotly: "the kopts argument is ignored if using a server"
+        root = ET.fromstring(fig.to_image(format="svg", width=SCREEN_WIDTH, height=fig.layout.height))
+    boxes = text_boxes(root)
+    for i, (a, cls_a, text_a) in enumerate(boxes):
+        assert a[0] >= 0 and a[1] >= 0 and a[2] <= SCREEN_WIDTH and a[3] <= fig.layout.height, \
+            f"{cls_a} '{text_a}' leaves the figure"
+        for b, cls_b, text_b in boxes[i + 1:]:
+            if "tick" in cls_a and cls_a == cls_b:
+                continue
+            assert _overlap(a, b) <= 0.05, f"{cls_a} '{text_a}' collides with {cls_b} '{text_b}'"

@@ -62,3 +62,46 @@ def test_the_same_network_from_two_libraries_costs_the_same():
                  for name in ("torchvision:mobilenet_v2", "timm:mobilenetv2_100")]
     keys = ("flops", "params", "mac_elements")
     assert [s[k] for k in keys for s in summaries[:1]] == [s[k] for k in keys for s in summaries[1:]]
+
+
+def test_a_library_model_that_does_not_trace_names_what_its_user_can_change():
+    """timm's ViTs fix their input size when built (PatchEmbed asserts it): at another resolution neither tracer
+    gets through. The user cannot edit timm's forward(), so the fix named is the builder parameter that sets the
+    size, which then traces (and gives the FLOPs of the smaller input)."""
+    from costmodel.engine.analysis import analyze
+
+    model, shape, _ = load_model("timm:vit_tiny_patch16_224", resolution=160)
+    with pytest.raises(CostModelError, match="could not be traced") as error:
+        analyze(model, shape)
+    fix = error.value.fix
+    assert "forward()" in fix and "remove" not in fix and "timm:vit_tiny_patch16_224" in fix
+    assert "img_size=160" in fix and "224x224" in fix
+    assert len(str(error.value).splitlines()) == 1
+    # the named fix works: 10 patches a side of 16 px, 1 class token
+    fixed = analyze(*load_model("timm:vit_tiny_patch16_224(img_size=160)", resolution=160)[:2])
+    tokens, dim = (160 // 16) ** 2 + 1, 192
+    patch_embed = (160 // 16) ** 2 * dim * 3 * 16 * 16
+    per_block = tokens * dim * (3 * dim + dim + 2 * 4 * dim) + 2 * tokens * tokens * dim  # qkv, proj, MLP; QK^T, AV
+    assert fixed.summary["flops"] == patch_embed + 12 * per_block + dim * 1000
+
+
+def test_a_user_model_that_does_not_trace_keeps_the_forward_hint(tmp_path):
+    from costmodel.engine.analysis import analyze
+
+    path = tmp_path / "branchy.py"
+    path.write_text("import torch\n\n\nclass Branchy(torch.nn.Module):\n"
+                    "    def forward(self, x):\n        return x * 2 if x.sum() > 0 else x\n")
+    model, shape, _ = load_model(f"{path}:Branchy", input_shape=(1, 3, 8, 8))
+    with pytest.raises(CostModelError, match="remove data-dependent Python control flow from forward"):
+        analyze(model, shape)
+
+
+def test_every_torchvision_or_timm_builder_path_carries_the_library_hint():
+    from costmodel.engine.trace import USER_CODE_HINT, untraceable_hint
+    from costmodel.sources.hub import load_real
+
+    built = load_model("torchvision:resnet18", resolution=96)[0]
+    assert untraceable_hint(built) != USER_CODE_HINT
+    assert "its own input size 224x224" in untraceable_hint(built)  # since 96 px was asked for
+    timed = load_real("torchvision", "resnet18", {})[0]
+    assert "torchvision:resnet18" in untraceable_hint(timed) and untraceable_hint(timed) != USER_CODE_HINT

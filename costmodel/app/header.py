@@ -13,7 +13,7 @@ import contextlib
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 import streamlit as st
@@ -58,6 +58,34 @@ def header(title: str, intro: str | None = None) -> Iterator[None]:
         return
     with status_line(LOADING):
         yield
+
+
+# st.metric cuts its label and value to one line each ("2.73x slo..."). Rows of metrics are sized for a 1500 px
+# window with the sidebar open (a main column of about 1040 px, columns 16 px apart), from the widths measured
+# there in Chromium: a value's 36 px text takes about 24 px per capital, 20 per digit and 15.5 per other
+# character; a label's 14 px text about 6.6 px a character, and its help icon 24 px.
+MAIN_WIDTH_PX, GAP_PX = 1040, 16
+LABEL_CHAR_PX, ICON_PX = 6.6, 24
+MAX_METRICS_PER_ROW = 4
+
+
+def value_width(text: str) -> float:
+    """Estimated px of a metric's value `text` (an upper estimate)."""
+    return sum(24 if c.isupper() else 20 if c.isdigit() else 15.5 for c in str(text))
+
+
+def metrics_per_row(labels: Sequence[str], values: Sequence[str]) -> int:
+    """How many metrics fit side by side without cutting the longest label or value: 1 to MAX_METRICS_PER_ROW."""
+    need = max([value_width(v) for v in values] + [len(str(t)) * LABEL_CHAR_PX + ICON_PX for t in labels] + [1.0])
+    return max(1, min(MAX_METRICS_PER_ROW, int((MAIN_WIDTH_PX + GAP_PX) // (need + GAP_PX))))
+
+
+def metric_columns(count: int, per_row: int) -> list:
+    """`count` columns in rows of `per_row` (all rows as wide, so metrics line up), in reading order."""
+    columns: list = []
+    while len(columns) < count:
+        columns += st.columns(per_row)[:count - len(columns)]
+    return columns
 
 
 def _run(work: Callable[[], T], future: concurrent.futures.Future) -> None:

@@ -231,9 +231,26 @@ def _trace_either(model: nn.Module, input_shape: tuple[int, ...], dtype: torch.d
         except USER_CODE_ERRORS as export_error:  # noqa: BLE001
             raise CostModelError(
                 f"model could not be traced for input {tuple(input_shape)}: torch.fx said "
-                f"'{first_line(fx_error)}', torch.export said '{first_line(export_error)}'",
-                "check the input shape, or remove data-dependent Python control flow from forward()",
+                f"'{first_line(fx_error)}', torch.export said '{first_line(export_error)}'", untraceable_hint(model),
             ) from export_error
+
+
+# What an untraced model's error tells the user to do. Their own model's forward() is theirs to change; a
+# library's model (costmodel.sources.hub) carries a hint of its own, set with `set_untraceable_hint`.
+USER_CODE_HINT = "check the input shape, or remove data-dependent Python control flow from forward()"
+_HINT_ATTRIBUTE = "_costmodel_untraceable_hint"
+
+
+def set_untraceable_hint(model: nn.Module, hint: str) -> nn.Module:
+    """Make `hint` the fix an error names if `model` cannot be traced (instead of USER_CODE_HINT); `model`."""
+    vars(model)[_HINT_ATTRIBUTE] = hint
+    return model
+
+
+def untraceable_hint(model: nn.Module) -> str:
+    """The fix to name when `model` cannot be traced: its own hint if it has one, else USER_CODE_HINT."""
+    hint = vars(model).get(_HINT_ATTRIBUTE)
+    return hint if isinstance(hint, str) and hint else USER_CODE_HINT
 
 
 def first_line(error: BaseException) -> str:

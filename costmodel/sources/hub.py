@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from costmodel.engine.trace import TRACE_LOCK
+from costmodel.engine.trace import TRACE_LOCK, set_untraceable_hint
 from costmodel.errors import CostModelError
 
 DEFAULT_SIZE = (3, 224, 224)
@@ -160,9 +160,27 @@ def load(source: str, name: str, params: Mapping[str, object], *, resolution: in
          input_shape: tuple[int, ...] | None = None) -> tuple[nn.Module, tuple[int, ...]]:
     """(model, input shape): --input wins, then --resolution (square), then the model's default size."""
     _check_name(source, name)
-    channels, *size = HUBS[source].input_size(name)
+    default = HUBS[source].input_size(name)
+    channels, *size = default
     shape = input_shape or (batch, channels, *([resolution, resolution] if resolution else size))
-    return _build(source, name, params, tuple(shape[1:])), shape
+    model = _build(source, name, params, tuple(shape[1:]))
+    return set_untraceable_hint(model, untraceable_hint(source, name, shape, default)), shape
+
+
+def untraceable_hint(source: str, name: str, shape: tuple[int, ...], default: tuple[int, ...]) -> str:
+    """What a user can do when a library's model does not trace: its forward() is the library's, not theirs to
+    edit, so the fix is another input size or other builder parameters (timm's ViT-style models fix their input
+    size at build time unless given img_size or dynamic_img_size), else knowing that this model cannot be had."""
+    own = "x".join(map(str, default[1:]))
+    if tuple(shape[1:]) == tuple(default):
+        tries = "other builder parameters or another input size"
+    elif source == "timm":
+        tries = (f"img_size={shape[-2] if shape[-2] == shape[-1] else tuple(shape[-2:])} or dynamic_img_size=True "
+                 f"among its parameters, or its own input size {own}")
+    else:
+        tries = f"its own input size {own} or other builder parameters"
+    return (f"{source}:{name}'s forward() is the library's, not yours to edit: try {tries}; if none traces, "
+            f"{source}:{name} cannot be analysed here (please report it)")
 
 
 def load_real(source: str, name: str, params: Mapping[str, object]) -> tuple[nn.Module, tuple[int, ...]]:
@@ -170,4 +188,4 @@ def load_real(source: str, name: str, params: Mapping[str, object]) -> tuple[nn.
     _check_name(source, name)
     size = HUBS[source].input_size(name)
     model = HUBS[source].build(name, {k: _coerce(v) for k, v in params.items()}, size)
-    return model.eval(), (1, *size)
+    return set_untraceable_hint(model.eval(), untraceable_hint(source, name, (1, *size), size)), (1, *size)

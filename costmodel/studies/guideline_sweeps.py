@@ -141,6 +141,39 @@ def sweep(table: int, level: int, settings: Settings, choice: object = None) -> 
     return pd.DataFrame(rows)
 
 
+COLUMN_SETS = {"gpu": "GPU profiles: the paper's GTX 1080Ti channel counts",
+               "arm": "CPU/ARM profiles: the paper's Snapdragon 810 channel counts"}
+
+
+@dataclass(frozen=True)
+class YourNetwork:
+    """The user's setting as one network: a GPU and a CPU/ARM device build it from different channel counts (their
+    column sets of the paper's table), so FLOPs and MAC belong with the devices that run that network only."""
+
+    setting: str
+    config: str
+    column_sets: tuple[str, ...]  # "gpu" and/or "arm": whose channel counts these are
+    flops: int
+    mac_bytes: int
+    devices: pd.DataFrame  # the sweep's rows of this network: device, unit, batch, predicted, ...
+
+    @property
+    def title(self) -> str:
+        return "; ".join(COLUMN_SETS[kind] for kind in self.column_sets) + f" ({self.config})"
+
+
+def your_networks(frame: pd.DataFrame) -> list[YourNetwork]:
+    """The user's setting of a `sweep` frame, one entry per distinct network (its config), in device order."""
+    out = []
+    yours = frame[frame["yours"]]
+    for config, rows in yours.groupby("config", sort=False):
+        kinds = tuple(dict.fromkeys("gpu" if column.startswith("gpu") else "arm" for column in rows["column"]))
+        first = rows.iloc[0]
+        out.append(YourNetwork(str(first["setting"]), str(config), kinds, int(first["flops"]),
+                               int(first["mac_bytes"]), rows))
+    return out
+
+
 def chart_data(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(MAC per setting and column, speed per setting and device) in the shape `figures.guideline_chart` takes."""
     mac = frame.drop_duplicates(["setting", "column"])[["setting", "column", "mac_bytes", "lower_bound_bytes"]]

@@ -72,12 +72,32 @@ def _check(spec: UnitSpec) -> None:
                 f"bottleneck (channels/{BOTTLENECK_RATIO}) and its input must split into {spec.groups} groups",
                 f"use a multiple of {multiple}")
     else:
-        right = round(spec.channels * spec.split_ratio)
-        if spec.channels % 2 or not 0 < right < spec.channels:
-            raise CostModelError(
-                f"a V2 unit cannot have {spec.channels} channels at split ratio {spec.split_ratio:g}: the shuffle "
-                "needs an even count and both branches need channels", "use an even channel count and a split "
-                "ratio nearer 0.5")
+        _check_v2_channels(spec)
+
+
+def min_v2_channels(split_ratio: float) -> int | None:
+    """The fewest channels a V2 unit at `split_ratio` can have: an even count (the channel shuffle interleaves two
+    halves) of which round(channels x split_ratio) go through the conv branch and at least one elsewhere (the
+    identity at stride 1, the other conv branch at stride 2). None if no count up to MAX_CHANNELS works."""
+    return next((c for c in range(2, MAX_CHANNELS + 1, 2) if 0 < round(c * split_ratio) < c), None)
+
+
+def _check_v2_channels(spec: UnitSpec) -> None:
+    c, ratio = spec.channels, spec.split_ratio
+    fewest = min_v2_channels(ratio)
+    if fewest is None:
+        raise CostModelError(f"split ratio {ratio:g} leaves a branch of every V2 unit without channels",
+                             "use a split ratio between 0 and 1, such as 0.5")
+    if c % 2:
+        raise CostModelError(f"a V2 unit cannot have {c} channels: its channel shuffle interleaves two halves, so "
+                             "the count must be even", f"use {max(fewest, c + 1)} channels" if c < fewest
+                             else f"use {c - 1} or {c + 1} channels")
+    right = round(c * ratio)
+    if not 0 < right < c:
+        other = "identity branch" if spec.stride == 1 else "other branch"
+        empty = "its conv branch gets 0" if right == 0 else f"its {other} gets 0 (all {c} go through the conv branch)"
+        raise CostModelError(f"a V2 unit of {c} channels at split ratio {ratio:g} has an empty branch: {empty}",
+                             f"use at least {fewest} channels at this split ratio, or a split ratio nearer 0.5")
 
 
 def build_unit(spec: UnitSpec) -> nn.Module:
@@ -99,8 +119,12 @@ def unit_flops(spec: UnitSpec) -> int:
 def matched_v2(v1: UnitSpec, *, split_ratio: float = 0.5, se: bool = False) -> UnitSpec:
     """The V2 unit (same stride and size) whose FLOPs (multiply-adds) come closest to `v1`'s.
 
-    FLOPs grow monotonically with channels, so a bisection over even channel counts finds it in ~12 analyses
-    of a tiny unit."""
+    FLOPs grow monotonically with channels, so a bisection over even channel counts, from the fewest the split
+    ratio allows (`min_v2_channels`), finds it in ~12 analyses of a tiny unit."""
+    fewest = min_v2_channels(split_ratio)
+    if fewest is None:
+        raise CostModelError(f"no V2 unit at split ratio {split_ratio:g} matches {v1.label}: every unit would have "
+                             "an empty branch", "use a split ratio between 0 and 1, such as 0.5")
     target = unit_flops(v1)
 
     def unit(half: int) -> UnitSpec:
@@ -109,7 +133,9 @@ def matched_v2(v1: UnitSpec, *, split_ratio: float = 0.5, se: bool = False) -> U
     def flops(half: int) -> int:
         return unit_flops(unit(half))
 
-    low, high = 1, MAX_CHANNELS // 2
+    low, high = fewest // 2, MAX_CHANNELS // 2
+    if flops(low) >= target:  # the smallest unit the split ratio allows is already as costly: it is the closest
+        return unit(low)
     while high - low > 1:
         mid = (low + high) // 2
         if flops(mid) < target:

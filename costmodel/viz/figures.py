@@ -17,6 +17,7 @@ from plotly.subplots import make_subplots
 from costmodel.engine.kinds import CATEGORIES
 from costmodel.units import HOVER, bytes_, ms as ms_text, si
 from costmodel.viz.labels import display_name
+from costmodel.viz.styles import wrap
 
 # Okabe-Ito based: distinguishable with colour-blindness and in greyscale print.
 KIND_COLORS = {
@@ -36,6 +37,14 @@ METHOD_DASHES = {"compound": "solid", "width": "dash", "depth": "dot", "resoluti
 FONT = dict(family="Helvetica, Arial, sans-serif", size=13)
 _AXIS = dict(showline=True, linecolor="black", ticks="outside", mirror=False, gridcolor="#E5E5E5", zeroline=False,
              exponentformat="SI")  # 10G, as costmodel.units.si writes it (not plotly's 10B)
+# On screen a figure is as wide as the page's main column: about 1040 px in a 1500 px window with the sidebar open.
+# Panels (one per device) wrap into rows of at most PANELS_PER_ROW, with gaps sized from the text estimates below,
+# so each panel keeps room for its title, tick labels and axis titles (the venue presets re-lay figures for export).
+SCREEN_WIDTH = 1040
+PANELS_PER_ROW = 4
+CHAR_PX = 0.6 * FONT["size"]  # a character's advance, about (13 px Helvetica/Arial)
+LINE_PX = 18  # one line of 13 px text
+SLANT = 35  # degrees, category tick labels that do not fit upright
 
 
 def color_of(index: int) -> str:
@@ -79,6 +88,69 @@ def style(fig: go.Figure, title: str | None = None, *, height: int | None = None
     fig.update_yaxes(**_AXIS)
     fig.update_annotations(font_size=FONT["size"])  # subplot titles: no larger than the axis labels
     return fig
+
+
+def _panel_grid(titles: Sequence[str], *, per_row: int = PANELS_PER_ROW, row_px: float, below_px: float,
+                beside_px: float) -> tuple[go.Figure, int, float]:
+    """Subplots for one panel per title (wrapped to the panel's width), in rows of at most `per_row` (empty cells
+    left out), plus the number of columns and the height of the plot area in px. Between rows: `below_px` for
+    the row above's tick labels and axis title, then the lines of the titles of the row below; between columns
+    `beside_px` for a panel's y tick labels and axis title (at SCREEN_WIDTH)."""
+    count = max(1, len(titles))
+    cols = max(1, min(count, per_row))
+    rows = math.ceil(count / cols)
+    # a title may reach 20 px past its panel on either side: into the gap, or the figure's right margin
+    titles = [wrap(str(t), _panel_width(cols, beside_px) + 40, FONT["size"]) for t in titles]
+    title_px = LINE_PX * max((str(t).count("<br>") + 1 for t in titles), default=1)
+    gap = below_px + title_px + 8
+    plot_h = rows * row_px + (rows - 1) * gap
+    specs = [[{} if r * cols + c < count else None for c in range(cols)] for r in range(rows)]
+    fig = make_subplots(rows=rows, cols=cols, specs=specs, subplot_titles=list(titles),
+                        horizontal_spacing=min(beside_px / (SCREEN_WIDTH - 80), 0.9 / max(1, cols - 1)),
+                        vertical_spacing=gap / plot_h if rows > 1 else 0.1)
+    return _meta(fig, rows=rows), cols, plot_h
+
+
+def _cell(index: int, cols: int) -> dict[str, int]:
+    """row= and col= of the `index`-th panel of a grid `cols` wide."""
+    return {"row": index // cols + 1, "col": index % cols + 1}
+
+
+def _screen_height(fig: go.Figure, plot_h: float, bottom: float) -> go.Figure:
+    """Height and bottom margin for a plot area `plot_h` px high (after `style`, whose top margin holds the title
+    and the first row's panel titles); the title 6 px from the top however tall the figure (`style` puts it at 1%
+    of the height, which in a tall figure is down among the panel titles)."""
+    height = round(plot_h + fig.layout.margin.t + bottom)
+    if fig.layout.title.text:
+        fig.update_layout(title_y=1 - 6 / height)
+    return fig.update_layout(margin_b=round(bottom), height=height)
+
+
+def _legend_px(names: Sequence[str]) -> float:
+    """Height of the horizontal legend along the bottom: rows of entries (a symbol and its name) at SCREEN_WIDTH."""
+    widths = [44 + len(str(n)) * CHAR_PX for n in names]
+    rows, used = 1, 0.0
+    for w in widths:
+        if used and used + w > SCREEN_WIDTH - 20:
+            rows, used = rows + 1, 0.0
+        used += w
+    return 22 * rows + 10 if widths else 0.0
+
+
+def _category_angle(labels: Sequence[str], room: float = 55) -> tuple[int, float]:
+    """(tick angle, px the labels reach below their axis) for category labels too long to stand upright side by
+    side: slanted at SLANT degrees if a slanted label reaches at most `room` px left of its tick (the gap before a
+    panel, the figure's left margin), else vertical, so no label runs under the neighbouring panel's."""
+    longest = max((len(str(v)) for v in labels), default=0) * CHAR_PX
+    slant = math.radians(SLANT)
+    if longest * math.cos(slant) <= room:
+        return SLANT, longest * math.sin(slant) + LINE_PX * math.cos(slant) + 6
+    return 90, longest + 6
+
+
+def _panel_width(cols: int, beside_px: float) -> float:
+    """The plot width of a panel of a `_panel_grid` with `cols` columns, px at SCREEN_WIDTH."""
+    return (SCREEN_WIDTH - 80 - (cols - 1) * beside_px) / cols
 
 
 # ---------------------------------------------------------------- op graph
@@ -227,7 +299,8 @@ def guideline_chart(mac: pd.DataFrame, speed: pd.DataFrame, *, title: str | None
     a setting the user chose, outlined; None outlines nothing."""
     devices = list(dict.fromkeys(speed["device"]))
     titles = ["MAC (bytes)"] + [f"{d}<br>{_unit_at(speed[speed['device'] == d])}" for d in devices]
-    fig = make_subplots(rows=1, cols=1 + len(devices), subplot_titles=titles, horizontal_spacing=0.07)
+    angle, below = _category_angle(list(mac["setting"]) + list(speed["setting"]))
+    fig, cols, plot_h = _panel_grid(titles, row_px=260, below_px=below, beside_px=70)
     for i, (config, rows) in enumerate(mac.groupby("config", sort=False)):
         fig.add_trace(go.Scatter(x=rows["setting"], y=rows["mac_bytes"], name=f"MAC, {config}", mode="lines+markers",
                                  marker=dict(color=color_of(i), symbol=symbol_of(i),
@@ -235,13 +308,13 @@ def guideline_chart(mac: pd.DataFrame, speed: pd.DataFrame, *, title: str | None
                                              line=dict(color="black", width=1)),
                                  line=dict(color=color_of(i), dash=dash_of(i)),
                                  hovertemplate=f"%{{x}}: %{{y:{HOVER['mac']}}}B<extra>MAC, {config}</extra>"),
-                      row=1, col=1)
+                      **_cell(0, cols))
         if "lower_bound_bytes" in rows and rows["lower_bound_bytes"].notna().any():
             fig.add_trace(go.Scatter(x=rows["setting"], y=rows["lower_bound_bytes"], mode="lines",
                                      name=f"G1 lower bound, {config}",
                                      line=dict(color=color_of(i), dash="dot", width=1),
                                      hovertemplate=f"%{{x}}: bound %{{y:{HOVER['mac']}}}B<extra></extra>"),
-                          row=1, col=1)
+                          **_cell(0, cols))
     for col, device in enumerate(devices, start=2):
         rows = speed[speed["device"] == device]
         unit = rows["unit"].iloc[0]
@@ -249,21 +322,21 @@ def guideline_chart(mac: pd.DataFrame, speed: pd.DataFrame, *, title: str | None
                              legendgroup="predicted", showlegend=col == 2, marker_color="#8C8C8C",
                              marker_line=_outline(rows["setting"], highlight),
                              hovertemplate=f"%{{x}}: %{{y:{HOVER['throughput']}}} {unit}<extra>predicted</extra>"),
-                      row=1, col=col)
+                      **_cell(col - 1, cols))
         if rows["published"].notna().any():
             fig.add_trace(go.Scatter(x=rows["setting"], y=rows["published"], mode="markers", name=published,
                                      legendgroup="published", showlegend=True,
                                      marker=dict(symbol="diamond", size=10, color="black"),
                                      hovertemplate=f"%{{x}}: %{{y:{HOVER['throughput']}}} {unit}"
                                                    "<extra>published</extra>"),
-                          row=1, col=col)
+                          **_cell(col - 1, cols))
     for trace in fig.data:  # one legend entry per group, wherever the group first appears
         if trace.legendgroup == "published":
             trace.showlegend = trace is next(t for t in fig.data if t.legendgroup == "published")
-    style(fig, title, height=430)
-    fig.update_xaxes(type="category", tickangle=-35)
+    style(fig, title)
+    fig.update_xaxes(type="category", tickangle=-angle)
     fig.update_yaxes(rangemode="tozero")
-    fig.update_layout(margin_b=60)
+    _screen_height(fig, plot_h, below + _legend_px([t.name for t in fig.data if t.showlegend is not False]))
     note = " The outlined setting is yours." if highlight is not None else ""
     return _meta(fig, caption="Bars: predicted speed; black diamonds: the paper's published speed." + note)
 
@@ -338,10 +411,11 @@ def pareto_front(points: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
     return ordered.loc[keep]
 
 
-def _device_scatter(points: pd.DataFrame, x: str, y: str, hover: str) -> tuple[go.Figure, list[str]]:
-    """One panel per device, one marker colour per family (shared legend): the base of the zoo scatters."""
+def _device_scatter(points: pd.DataFrame, x: str, y: str, hover: str) -> tuple[go.Figure, list[str], int, float]:
+    """One panel per device, one marker colour per family (shared legend): the base of the zoo scatters. Also
+    the grid's columns and plot height (`_scatter_layout`)."""
     devices = list(dict.fromkeys(points["device"]))
-    fig = make_subplots(rows=1, cols=len(devices), subplot_titles=devices, horizontal_spacing=0.07)
+    fig, cols, plot_h = _panel_grid(devices, row_px=300, below_px=SCATTER_BELOW, beside_px=SCATTER_BESIDE)
     families = list(dict.fromkeys(points["family"]))
     for col, device in enumerate(devices, start=1):
         rows = points[points["device"] == device]
@@ -351,8 +425,23 @@ def _device_scatter(points: pd.DataFrame, x: str, y: str, hover: str) -> tuple[g
                                      showlegend=col == 1, text=part["model"], hovertemplate=hover,
                                      marker=dict(size=9, color=color_of(i), symbol=symbol_of(i),
                                                  line=dict(color="black", width=0.5))),
-                          row=1, col=col)
-    return fig, devices
+                          **_cell(col - 1, cols))
+    return fig, devices, cols, plot_h
+
+
+SCATTER_BELOW, SCATTER_BESIDE = 3 * LINE_PX + 12, 90  # px: tick labels and a two-line axis title; y ticks and title
+
+
+def _scatter_layout(fig: go.Figure, title: str | None, plot_h: float) -> go.Figure:
+    """`style`, then the height of `_device_scatter`'s grid with its axis titles and legend below."""
+    style(fig, title)
+    return _screen_height(fig, plot_h, SCATTER_BELOW + _legend_px([t.name for t in fig.data
+                                                                    if t.showlegend is not False]))
+
+
+def _x_title(text: str, cols: int) -> str:
+    """An x axis title of a scatter grid, wrapped to its panel's width."""
+    return wrap(text, _panel_width(cols, SCATTER_BESIDE), FONT["size"])
 
 
 def _batch(points: pd.DataFrame, device: str) -> int:
@@ -363,44 +452,50 @@ def accuracy_latency(points: pd.DataFrame, *, title: str | None = None) -> go.Fi
     """Published top-1 vs predicted latency, one panel per device, Pareto front as a step line.
 
     `points`: model, family, device, batch, ms, top1 (%)."""
-    fig, devices = _device_scatter(points, "ms", "top1",
-                                   f"%{{text}}<br>%{{x:{HOVER['ms']}}} ms, top-1 %{{y:.1f}}%<extra></extra>")
+    hover = f"%{{text}}<br>%{{x:{HOVER['ms']}}} ms, top-1 %{{y:.1f}}%<extra></extra>"
+    fig, devices, cols, plot_h = _device_scatter(points, "ms", "top1", hover)
     for col, device in enumerate(devices, start=1):
         front = pareto_front(points[points["device"] == device], "ms", "top1")
         fig.add_trace(go.Scatter(x=front["ms"], y=front["top1"], mode="lines", line=dict(shape="hv", color="black",
                                  width=1), name="Pareto front", legendgroup="front", showlegend=col == 1,
-                                 hoverinfo="skip"), row=1, col=col)
-        fig.update_xaxes(title_text=f"predicted latency (ms, batch {_batch(points, device)})", type="log", dtick=1,
-                         row=1, col=col)
-    fig.update_yaxes(title_text="published top-1 (%)", row=1, col=1)
-    return style(fig, title, height=420)
+                                 hoverinfo="skip"), **_cell(col - 1, cols))
+        fig.update_xaxes(title_text=_x_title(f"predicted latency (ms, batch {_batch(points, device)})", cols),
+                         type="log", dtick=1, **_cell(col - 1, cols))
+        if (col - 1) % cols == 0:  # the first panel of each row
+            fig.update_yaxes(title_text="published top-1 (%)", **_cell(col - 1, cols))
+    return _scatter_layout(fig, title, plot_h)
 
 
 def flops_latency(points: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     """"Same FLOPs, different speed": FLOPs vs predicted latency, one panel per device, colour by family.
 
     `points`: model, family, device, batch, flops, ms."""
-    fig, devices = _device_scatter(points, "flops", "ms", f"%{{text}}<br>%{{x:{HOVER['flops']}}} MAdds, "
-                                                          f"%{{y:{HOVER['ms']}}} ms<extra></extra>")
+    hover = f"%{{text}}<br>%{{x:{HOVER['flops']}}} MAdds, %{{y:{HOVER['ms']}}} ms<extra></extra>"
+    fig, devices, cols, plot_h = _device_scatter(points, "flops", "ms", hover)
     for col, device in enumerate(devices, start=1):
-        fig.update_xaxes(title_text="FLOPs (multiply-adds)", type="log", dtick=1, row=1, col=col)
+        fig.update_xaxes(title_text=_x_title("FLOPs (multiply-adds)", cols), type="log", dtick=1,
+                         **_cell(col - 1, cols))
         fig.update_yaxes(title_text=f"predicted latency (ms, batch {_batch(points, device)})", type="log", dtick=1,
-                         row=1, col=col)
-    return style(fig, title, height=420)
+                         **_cell(col - 1, cols))
+    return _scatter_layout(fig, title, plot_h)
 
 
 def ranking_bars(ranking: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     """MnasNet reward per model, one panel per device, best on top. `ranking`: device, model, reward."""
     devices = list(dict.fromkeys(ranking["device"]))
-    fig = make_subplots(rows=1, cols=len(devices), subplot_titles=devices,
-                        horizontal_spacing=min(0.25, 0.6 / len(devices)))  # plotly: at most 1 / (cols - 1)
+    labels = CHAR_PX * max((len(str(m)) for m in ranking["model"]), default=0) + 12  # a panel's model names
+    per_row = max(1, min(PANELS_PER_ROW, int(SCREEN_WIDTH // (labels + 160))))  # and at least 160 px of bars
+    fig, cols, plot_h = _panel_grid(devices, per_row=per_row, row_px=max(150, 22 * ranking["model"].nunique()),
+                                    below_px=2 * LINE_PX + 12, beside_px=labels + 16)
     for col, device in enumerate(devices, start=1):
         rows = ranking[ranking["device"] == device].sort_values("reward")
         fig.add_trace(go.Bar(x=rows["reward"], y=rows["model"], orientation="h", marker_color=color_of(col - 1),
                              name="reward", showlegend=False, hovertemplate="%{y}: %{x:.3g}<extra></extra>"),
-                      row=1, col=col)
-        fig.update_xaxes(title_text="reward ACC x (LAT/T)^w", row=1, col=col)
-    style(fig, title, height=max(300, 80 + 24 * ranking["model"].nunique()))
+                      **_cell(col - 1, cols))
+        fig.update_xaxes(title_text="reward ACC x (LAT/T)^w", **_cell(col - 1, cols))
+    style(fig, title)
+    fig.update_layout(margin_l=max(60, round(labels)))
+    _screen_height(fig, plot_h, 2 * LINE_PX + 12)
     return _meta(fig, aspect=min(1.4, 0.3 + 0.035 * ranking["model"].nunique()),
                  caption="Bars: MnasNet reward per model (higher is better), one panel per device.")
 
