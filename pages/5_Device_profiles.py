@@ -41,8 +41,9 @@ with roof:
              f"roofline_{device.name}")
 with fit:
     points = profile_views.fit_points(device)
-    ui.chart(figures.fit_quality(points, title=f"{device.name}: measured vs fitted ({device.fit.median_ape:.1f}% "
-                                 "median error)"), f"fit_{device.name}")
+    source = profile_views.time_source(points)
+    ui.chart(figures.fit_quality(points, title=f"{device.name}: {source} vs fitted ({device.fit.median_ape:.1f}% "
+                                 "median error)", source=source), f"fit_{device.name}")
 st.subheader("Where the model is weak")
 by_class, by_family = st.columns(2)
 with by_class:

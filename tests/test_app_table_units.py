@@ -21,7 +21,7 @@ from costmodel.latency.profiles import load_profile
 from costmodel.studies import optimal_scaling as opt
 from costmodel.studies import profile_views, scaling, sweep
 from costmodel.studies.evaluate import Settings
-from costmodel.viz import design_space, tables
+from costmodel.viz import design_space, figures, tables
 from costmodel.viz.labels import device_label
 from costmodel.zoo.efficientnet import efficientnet_scaling
 
@@ -227,3 +227,14 @@ def test_a_profile_mixing_measured_and_published_times_says_so_per_row():
     assert shown["source"].tolist() == ["measured"] + ["published"] * len(rest)
     assert shown["fitted model's error vs measured or published (%)"].tolist() == pytest.approx(
         expected_errors(device))
+
+
+@pytest.mark.parametrize(("name", "word"), [("amd_epyc_1t", "measured"), ("gtx1080ti", "published")])
+def test_the_fit_chart_names_its_times_as_the_table_does(name, word):
+    """The calibrated profile's times are the paper's (each measurement names its reference), the CPU's timed."""
+    device = load_profile(name)
+    assert all((m.reference is not None) == (word == "published") for m in device.measurements)
+    points = profile_views.fit_points(device)
+    fig = figures.fit_quality(points, source=profile_views.time_source(points))
+    assert fig.layout.xaxis.title.text == f"{word} (ms)"
+    assert all(trace.hovertemplate.split("<br>")[1].startswith(word) for trace in fig.data if trace.hovertemplate)

@@ -65,6 +65,12 @@ def fit_points(device: DeviceProfile) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["name", "kind", "source", "measured_ms", "fitted_ms", "fit_error_pct"])
 
 
+def time_source(points: pd.DataFrame) -> str:
+    """What `fit_points`' times are: 'measured', 'published', or 'measured or published' for a profile mixing them
+    (the fit chart's axis and title say it, as the measurements table does)."""
+    return " or ".join(sorted(set(points["source"]))) or "measured"
+
+
 def measurements(device: DeviceProfile) -> pd.DataFrame:
     """`fit_points` as the measurements table shows them, its time and error named by what the time is (raw names
     of costmodel.viz.tables.COLUMNS): published (`published_ms`, `fit_error_vs_published_pct`) when every

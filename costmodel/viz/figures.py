@@ -527,15 +527,15 @@ def roofline(ceilings: pd.DataFrame, ops: pd.DataFrame, *, title: str | None = N
     return fig
 
 
-def fit_quality(points: pd.DataFrame, *, title: str | None = None) -> go.Figure:
-    """Measured vs fitted time per measurement, log-log, with y = x. `points`: name, kind, measured_ms,
-    fitted_ms."""
+def fit_quality(points: pd.DataFrame, *, title: str | None = None, source: str = "measured") -> go.Figure:
+    """Measured (or, for `source` 'published', a paper's) vs fitted time per measurement, log-log, with y = x.
+    `points`: name, kind, measured_ms, fitted_ms."""
     fig = go.Figure()
     for i, (kind, part) in enumerate(points.groupby("kind", sort=False)):
         fig.add_trace(go.Scatter(x=part["measured_ms"], y=part["fitted_ms"], mode="markers", name=str(kind),
                                  text=part["name"], marker=dict(size=7, color=KIND_COLORS.get(kind, color_of(i)),
                                                                 symbol=symbol_of(i)),
-                                 hovertemplate=f"%{{text}}<br>measured %{{x:{HOVER['ms']}}} ms, "
+                                 hovertemplate=f"%{{text}}<br>{source} %{{x:{HOVER['ms']}}} ms, "
                                                f"fitted %{{y:{HOVER['ms']}}} ms<extra></extra>"))
     values = pd.concat([points["measured_ms"], points["fitted_ms"]])
     values = values[values > 0]
@@ -544,7 +544,7 @@ def fit_quality(points: pd.DataFrame, *, title: str | None = None) -> go.Figure:
         fig.add_trace(go.Scatter(x=span, y=span, mode="lines", name="y = x", line=dict(color="black", dash="dash",
                                                                                          width=1)))
     style(fig, title, height=460)
-    fig.update_xaxes(title_text="measured (ms)", type="log")
+    fig.update_xaxes(title_text=f"{source} (ms)", type="log")
     fig.update_yaxes(title_text="fitted (ms)", type="log")
     return fig
 
