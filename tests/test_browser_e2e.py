@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -55,7 +56,7 @@ def serving(env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
          "--browser.gatherUsageStats", "false"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**served_as_deployed(), "PYTHONPATH": str(ROOT), **(env or {})})
+        env={**served_as_deployed(), "PYTHONPATH": str(ROOT), **(env or {})}, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -67,12 +68,20 @@ def serving(env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess
         else:
             pytest.fail("streamlit did not answer /_stcore/health within 30 s")
         yield url, process
-    finally:
-        process.terminate()
+    finally:  # the whole process group: the worker pool's processes would go on computing a warm-up for minutes
+        _signal_group(process, signal.SIGTERM)
         try:
             process.wait(20)
         except subprocess.TimeoutExpired:
-            process.kill()
+            pass
+        _signal_group(process, signal.SIGKILL)
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 @pytest.fixture(scope="module")
