@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from costmodel.app.header import header, metric_columns, metrics_per_row
+from costmodel.app.header import header, metric_grid
 
 # The title and a status line come first: on a server's first visit the imports below take seconds.
 with header(
@@ -28,8 +28,7 @@ st.subheader("Same FLOPs, different speed")
 pairs = zoo_table.same_flops_pairs(zoo.long)
 labels = [f"{pair.device} (batch {pair.batch})" for pair in pairs.itertuples()]
 values = [f"{pair.ratio:.2f}x slower" for pair in pairs.itertuples()]
-for column, pair, label, value in zip(metric_columns(len(pairs), metrics_per_row(labels, values)), pairs.itertuples(),
-                                      labels, values):
+for column, pair, label, value in zip(metric_grid(labels, values), pairs.itertuples(), labels, values):
     column.metric(label, value,
                   help="Two published zoo models whose FLOPs differ by at most 10%, with the largest gap in "
                        "predicted latency on this device.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from costmodel.app.header import header, metric_columns, metrics_per_row
+from costmodel.app.header import header, metric_grid
 
 # The title and a status line come first: on a server's first visit the imports below take seconds.
 with header(
@@ -65,7 +65,7 @@ for table, tab in zip(guideline_sweeps.GUIDELINES, tabs):
             labels = [f"Your setting: {net.setting}"] + [f"{d.device} ({d.unit}, batch {d.batch})"
                                                          for d in net.devices.itertuples()]
             values = [si(net.flops, "MAdds")] + [f"{d.predicted:.4g}" for d in net.devices.itertuples()]
-            columns = metric_columns(len(labels), metrics_per_row(labels, values))
+            columns = metric_grid(labels, values)
             columns[0].metric(labels[0], values[0], f"MAC {bytes_(net.mac_bytes)}", delta_color="off",
                               delta_arrow="off", help=f"{net.config}; FLOPs in multiply-adds, MAC at {settings.dtype}.")
             for column, label, value, mine in zip(columns[1:], labels[1:], values[1:], net.devices.itertuples()):

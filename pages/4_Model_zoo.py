@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from costmodel.app.header import header, metric_columns, metrics_per_row
+from costmodel.app.header import header, metric_grid
 
 # The title and a status line come first: on a server's first visit the imports below take seconds.
 with header("Model zoo", "Every architecture of the zoo, built from its paper's tables. FLOPs are "
@@ -61,9 +61,9 @@ w = b.slider("w", -0.5, 0.0, ranking.DEFAULT_W, 0.01, key="w", help="MnasNet: -0
 with ui.guard():
     ranked = ranking.rank(zoo.long, target, w)
 best = ranked[ranked["rank"] == 1].drop_duplicates("device")
-per_row = metrics_per_row([f"Best on {d}" for d in best["device"]], list(best["model"]))
-for column, top in zip(metric_columns(len(best), per_row), best.itertuples()):
-    column.metric(f"Best on {top.device}", top.model, f"reward {top.reward:.4f}", delta_color="off", delta_arrow="off")
+labels = [f"Best on {device}" for device in best["device"]]
+for column, label, top in zip(metric_grid(labels, list(best["model"])), labels, best.itertuples()):
+    column.metric(label, top.model, f"reward {top.reward:.4f}", delta_color="off", delta_arrow="off")
 ui.chart(catalog.ranking_figure(ranked, target, w), "zoo_ranking")
 ui.table(tables.readable(ranked[["device", "rank", "model", "top1", "ms", "reward"]], settings), "zoo_ranking",
          caption=f"Zoo models ranked per device by MnasNet's reward (T = {target:g} ms, w = {w:g}).")

@@ -74,17 +74,19 @@ def value_width(text: str) -> float:
     return sum(24 if c.isupper() else 20 if c.isdigit() else 15.5 for c in str(text))
 
 
-def metrics_per_row(labels: Sequence[str], values: Sequence[str]) -> int:
+def _metrics_per_row(labels: Sequence[str], values: Sequence[str]) -> int:
     """How many metrics fit side by side without cutting the longest label or value: 1 to MAX_METRICS_PER_ROW."""
     need = max([value_width(v) for v in values] + [len(str(t)) * LABEL_CHAR_PX + ICON_PX for t in labels] + [1.0])
     return max(1, min(MAX_METRICS_PER_ROW, int((MAIN_WIDTH_PX + GAP_PX) // (need + GAP_PX))))
 
 
-def metric_columns(count: int, per_row: int) -> list:
-    """`count` columns in rows of `per_row` (all rows as wide, so metrics line up), in reading order."""
+def metric_grid(labels: Sequence[str], values: Sequence[str]) -> list:
+    """One column per metric, in rows as wide as the longest label or value allows (all rows alike, so metrics
+    line up), in reading order."""
+    per_row = _metrics_per_row(labels, values)
     columns: list = []
-    while len(columns) < count:
-        columns += st.columns(per_row)[:count - len(columns)]
+    while len(columns) < len(labels):
+        columns += st.columns(per_row)[:len(labels) - len(columns)]
     return columns
 
 
