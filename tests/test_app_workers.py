@@ -6,9 +6,12 @@ import concurrent.futures
 import functools
 import multiprocessing
 import os
+import subprocess
 import sys
 import types
+from pathlib import Path
 
+import psutil
 import pytest
 
 from costmodel.app import workers
@@ -70,3 +73,52 @@ def test_a_process_started_under_a_blank_main_runs_no_page(tmp_path, monkeypatch
     assert not (tmp_path / "ran").exists()
     start_one()
     assert (tmp_path / "ran").exists()
+
+
+SERVER = """
+import functools, os, sys, threading, time
+os.environ["COSTMODEL_COMPUTE_PROCESSES"] = "1"
+from costmodel.app import workers
+workers.PRELOAD = []  # the engine's imports are not what this checks
+workers.start()
+threading.Thread(target=workers.offloaded(functools.partial(time.sleep, {task_s})), daemon=True).start()
+print("computing", flush=True)
+time.sleep(2 if sys.argv[1] == "exit" else 600)
+"""
+TASK_S = 120  # far longer than any wait below: a worker that finishes its task fails the test
+
+
+@pytest.fixture()
+def computing_server(tmp_path):
+    """A 'server' process whose only worker is inside a long task, and that worker."""
+    script = tmp_path / "server.py"
+    script.write_text(SERVER.format(task_s=TASK_S))
+    processes = []
+
+    def start(how: str) -> tuple[subprocess.Popen, psutil.Process]:
+        process = subprocess.Popen([sys.executable, str(script), how], stdout=subprocess.PIPE, text=True,
+                                   env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+        processes.append(process)
+        assert process.stdout.readline().strip() == "computing"
+        worker, = [p for p in psutil.Process(process.pid).children(recursive=True) if p.nice() == workers.NICE]
+        return process, worker
+
+    yield start
+    for process in processes:
+        process.kill()
+        process.wait()
+
+
+def test_a_server_that_exits_does_not_wait_for_its_workers_tasks(computing_server):
+    """Ctrl-C or SIGTERM ends Streamlit's server with a clean interpreter exit, where ProcessPoolExecutor waits
+    for every running task: the server stayed up until its slowest computation ended."""
+    process, worker = computing_server("exit")
+    assert process.wait(timeout=30) == 0
+    assert not psutil.wait_procs([worker], timeout=10)[1]
+
+
+def test_the_workers_of_a_killed_server_stop_computing(computing_server):
+    process, worker = computing_server("kill")
+    process.kill()
+    process.wait()
+    assert not psutil.wait_procs([worker], timeout=10)[1]

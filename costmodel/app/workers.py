@@ -9,6 +9,9 @@ new worker starts in milliseconds; the workers start with the server. Results co
 (costmodel.app.codec), never as pickles; work that cannot be sent or whose result the codec cannot encode
 runs in the server as before.
 COSTMODEL_COMPUTE_PROCESSES sets the pool's size (0: everything in the server process).
+Stopping the server stops the workers' computations too: at a clean exit (Ctrl-C, SIGTERM) the server kills
+its workers instead of waiting for their tasks, and the workers of a killed server exit at once
+(docs/readme/reliability.md, "Stopping the server").
 """
 from __future__ import annotations
 
@@ -19,8 +22,10 @@ import functools
 import multiprocessing
 import os
 import pickle
+import select
 import sys
 import threading
+import time
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -35,11 +40,56 @@ _lock = threading.Lock()
 _pools: dict[int, concurrent.futures.ProcessPoolExecutor] = {}
 
 
-def _start_worker() -> None:
+def _start_worker(server: int) -> None:
+    threading.Thread(target=_end_with, args=(server,), name="costmodel-server-watch", daemon=True).start()
     os.nice(NICE)
     import torch
 
     torch.set_num_threads(1)  # one core per worker: the pool's size is the parallelism
+
+
+def _end_with(server: int) -> None:
+    """Exit this worker as soon as the server process `server` has ended, even by SIGKILL: without a watch a
+    worker ran its task to the end (minutes for a cold scaling curve) with nobody left to read the result, and
+    the forkserver stays up while any worker does. A pidfd is readable once the process has exited (Linux);
+    elsewhere the server is polled every second."""
+    try:
+        handle = os.pidfd_open(server)
+    except ProcessLookupError:
+        os._exit(0)
+    except (AttributeError, OSError):
+        handle = None
+    if handle is not None:
+        select.select([handle], [], [])
+    else:
+        while _running(server):
+            time.sleep(1.0)
+    os._exit(0)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _stop_workers() -> None:
+    """Kill every pool's workers and drop the pools: the server is exiting. ProcessPoolExecutor's own exit hook
+    waits for the running tasks, which kept a stopped server alive until the slowest of them ended. Runs from
+    threading's exit hooks, which run in reverse order of registration, so before the executor's."""
+    with _lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        processes = list(pool._processes.values())  # no public handle on a pool's processes before Python 3.14
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.kill()
+
+
+threading._register_atexit(_stop_workers)  # the exit hooks concurrent.futures uses (atexit runs after them)
 
 
 @contextlib.contextmanager
@@ -67,7 +117,8 @@ def start() -> None:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(PRELOAD)
         pool = _pools[size] = concurrent.futures.ProcessPoolExecutor(size, mp_context=context,
-                                                                     initializer=_start_worker)
+                                                                     initializer=_start_worker,
+                                                                     initargs=(os.getpid(),))
     with blank_main():
         concurrent.futures.wait([pool.submit(os.getpid) for _ in range(size)])  # one task each: all spawn now
 
