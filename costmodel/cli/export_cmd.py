@@ -6,6 +6,7 @@ import argparse
 
 from costmodel.cli.analyze_cmd import add_mode_argument
 from costmodel.cli.paths import output_path
+from costmodel.cli.status import status
 from costmodel.engine.analysis import DTYPE_BYTES
 from costmodel.viz.catalog import RECIPES
 from costmodel.errors import CostModelError
@@ -59,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
     if not devices:
         raise CostModelError("no device profiles to show", "pass --device NAME|profile.json")
     settings = Settings(devices=devices, batch=args.batch, dtype=args.dtype, fold_bn=not args.keep_bn, mode=args.mode)
-    fig = RECIPES[args.figure].figure(settings, parse_params(args.param))
-    path = write_figure(fig, out, fmt, style=args.style)
+    with status(f"computing figure {args.figure} on {len(devices)} device(s)..."):
+        fig = RECIPES[args.figure].figure(settings, parse_params(args.param))
+    with status(f"rendering {fmt.upper()} with Chromium..."):
+        path = write_figure(fig, out, fmt, style=args.style)
     print(f"wrote {path}")
     return 0
