@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -32,7 +33,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 PAGES = {"home": "", "shufflenet_blocks": "ShuffleNet_blocks", "guidelines": "Guidelines",
          "efficientnet_scaling": "EfficientNet_scaling", "model_zoo": "Model_zoo",
-         "device_profiles": "Device_profiles", "your_model": "Your_model"}
+         "device_profiles": "Device_profiles", "your_model": "Your_model", "design_space": "Design_space"}
 BUSY = "() => !!document.querySelector('[data-testid=stStatusWidgetRunningIcon], [data-testid=stSpinner]')"
 COLD_S = 240  # a cold server analyses the zoo and the scaling curves once
 
@@ -146,6 +147,9 @@ def metric(tab: object, label: str) -> str:
 @pytest.mark.parametrize("name", list(PAGES))
 def test_every_page_renders(server: str, page: object, name: str) -> None:
     open_page(page, server, PAGES[name])
+    if name == "design_space":  # it draws once a sweep has run: the default grid, on its local Dask cluster
+        page.get_by_role("button", name=re.compile("^Run the sweep")).click()
+        settle(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     if name != "your_model":  # it waits for an upload before drawing anything
         assert page.locator(".js-plotly-plot").count() >= 1

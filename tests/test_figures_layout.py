@@ -20,7 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from costmodel.viz import export, figures, styles
+from costmodel.viz import design_space, export, figures, styles
 
 pytestmark = pytest.mark.skipif(export.browser_path() is None, reason="Chromium not installed (kaleido needs it)")
 DEVICES = ["AMD EPYC, 1 thread (measured)", "GTX 1080 Ti (paper)", "Snapdragon 810 (paper)"]
@@ -109,11 +109,46 @@ def _fit_quality() -> go.Figure:
     return figures.fit_quality(points, title="AMD EPYC, 1 thread (measured): measured vs fitted (4.2% median error)")
 
 
+SHIPPED = ["amd_epyc_1t", "amd_epyc_2t", "gtx1080ti", "h200_b1", "h200_b32", "h200_b8", "snapdragon810"]
+
+
+def _sweep(keys: list[str]) -> pd.DataFrame:
+    """A design-space sweep's results (costmodel/studies/sweep.py columns) with latencies on `keys`."""
+    return pd.DataFrame([{"point": f"shufflenet_v2(width={w}, split_ratio={r})", "status": "complete",
+                          "param:width": w, "param:split_ratio": r, "flops": 4e7 * w * w * (1 + r),
+                          **{f"ms:{k}": (j + 1) * (2 + w * w * (1 + 2 * r) + r) for j, k in enumerate(keys)},
+                          **{f"batch:{k}": 8 for k in keys}}
+                         for w in (0.5, 0.75, 1, 1.5, 2) for r in (0.25, 0.5, 0.75)])
+
+
+def _multipliers(keys: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    """The Design space page's scaling panel's inputs: a depth x width x resolution grid (optimal_scaling's
+    columns), each device's budget and the methods' picks."""
+    from costmodel.studies import optimal_scaling
+    values = (1, 1.5, 2, 3)
+    frame = pd.DataFrame([{"point": f"d={d}, w={w}, r={r}", "depth": d, "width": w, "resolution_mult": r,
+                           "path": "grid", "input_resolution": round(224 * r), "flops": 4e8 * d * w * w * r * r,
+                           **{f"ms:{k}": (j + 1) * (d + w * w + r * r) for j, k in enumerate(keys)}}
+                          for d in values for w in values for r in values])
+    budgets = {k: 12.0 * (j + 1) for j, k in enumerate(keys)}
+    return frame, optimal_scaling.budget_table(frame, budgets), budgets
+
+
+def _pareto(keys: list[str]) -> go.Figure:
+    return design_space.pareto_figure(_sweep(keys), keys, title="Pareto front per device")
+
+
+def _scaling_panel(keys: list[str]) -> go.Figure:
+    return design_space.scaling_panel(*_multipliers(keys), title="Device-optimal scaling")
+
+
 BUILDERS = {"guideline": _guideline, "scaling": _scaling, "breakdown": _breakdown, "op_graphs": _op_graphs,
             "accuracy_latency": lambda: figures.accuracy_latency(_points(),
                                                                  title="Published top-1 vs predicted latency"),
             "flops_latency": lambda: figures.flops_latency(_points(), title="Same FLOPs, different speed"),
-            "ranking": _ranking, "roofline": _roofline, "fit_quality": _fit_quality}
+            "ranking": _ranking, "roofline": _roofline, "fit_quality": _fit_quality,
+            "pareto": lambda: _pareto(["amd_epyc_1t", "gtx1080ti", "snapdragon810"]),
+            "scaling_panel": lambda: _scaling_panel(["amd_epyc_1t", "gtx1080ti", "snapdragon810"])}
 CASES = [(f, p) for f in BUILDERS for p in styles.PRESETS]
 # PNG/PDF subset: every preset once, every figure at least once
 RASTER = [(list(BUILDERS)[i % len(BUILDERS)], p) for i, p in enumerate(styles.PRESETS)]
@@ -293,7 +328,10 @@ def _seven_points() -> pd.DataFrame:
                          for j, d in enumerate(SEVEN) for k, f in enumerate(families) for i in range(3)])
 
 
-SCREEN = {"guideline": _screen_guideline,
+SCREEN = {"pareto": lambda: _pareto(SHIPPED), "scaling_panel": lambda: _scaling_panel(SHIPPED),
+          "metric_scatter": lambda: design_space.metric_scatter(_sweep(SHIPPED), "flops", "ms:amd_epyc_1t",
+                                                                "param:width"),
+          "guideline": _screen_guideline,
           "flops_latency": lambda: figures.flops_latency(_seven_points(), title="Same FLOPs, different speed"),
           "accuracy_latency": lambda: figures.accuracy_latency(_seven_points(),
                                                                title="Published top-1 vs predicted latency"),

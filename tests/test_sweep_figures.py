@@ -7,8 +7,10 @@ import itertools
 
 import pandas as pd
 
+from costmodel.latency.profiles import profile_names
 from costmodel.studies import optimal_scaling as opt
 from costmodel.viz import design_space
+from costmodel.viz.labels import device_label
 
 
 def results() -> pd.DataFrame:
@@ -42,6 +44,19 @@ def test_scaling_panel_marks_the_closed_form_optimum() -> None:
                            "ms:syn": d + w * w + r * r} for d, w, r in itertools.product(values, repeat=3)])
     table = opt.budget_table(frame, {"syn": 12.0})
     fig = design_space.scaling_panel(frame, table, {"syn": 12.0})
-    star = next(t for t in fig.data if t.name == "pick: device-optimal")
+    star = next(t for t in fig.data if t.name == "budget pick" and t.legendgroup == "pick device-optimal")
     assert (star.x[0], star.y[0]) == (12.0, 64)
     assert fig.layout.shapes[0].x0 == 12.0  # the budget line
+
+
+def test_seven_shipped_devices_wrap_into_rows_with_hardware_names_and_alike_axes() -> None:
+    shipped = profile_names()
+    assert len(shipped) > 4  # otherwise one row holds them all and this test shows nothing
+    frame = pd.DataFrame([{"point": str(w), "status": "complete", "param:width": w, "flops": 1e8 * w * w,
+                           **{f"ms:{k}": w * (j + 1) for j, k in enumerate(shipped)}} for w in (0.5, 1, 2)])
+    fig = design_space.pareto_figure(frame, shipped)
+    titles = [a.text.replace("<br>", " ") for a in fig.layout.annotations]  # long titles wrap onto two lines
+    assert sorted(titles) == sorted(device_label(k) for k in shipped)  # hardware names, never profile keys
+    assert fig.layout.meta["rows"] == -(-len(shipped) // 4)  # at most four panels a row
+    y_types = {fig.layout[name].type for name in fig.layout if name.startswith("yaxis")}
+    assert y_types == {"log"}  # FLOPs on a log axis in every panel, not only the first

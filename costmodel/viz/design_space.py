@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from costmodel.errors import CostModelError
 from costmodel.latency.profiles import DeviceProfile, profile_names
@@ -18,7 +17,8 @@ from costmodel.studies import sweep
 from costmodel.studies.evaluate import Settings, profile
 from costmodel.studies.optimal_scaling import method_rows
 from costmodel.viz import tables
-from costmodel.viz.figures import METHOD_COLORS, color_of, pareto_front, style
+from costmodel.viz.figures import (METHOD_COLORS, captioned, cell, color_of, pareto_front, scatter_grid, scatter_layout,
+                                   style, x_title, y_title)
 from costmodel.viz.labels import device_label, display_name
 
 _UNITS = {"flops": "FLOPs (multiply-adds)", "params": "parameters", "mac_elements": "MAC (elements)",
@@ -30,6 +30,7 @@ _UNITS = {"flops": "FLOPs (multiply-adds)", "params": "parameters", "mac_element
 _METHODS = {"compound (EfficientNet)": "compound", "width only": "width", "depth only": "depth",
             "resolution only": "resolution"}
 LOG_METRICS = ("flops", "params", "mac_elements", "mac_bytes")
+_SCATTER_PX = 460  # the metric scatter's height on screen
 
 
 def metric_columns(results: pd.DataFrame) -> list[str]:
@@ -44,19 +45,23 @@ def parameter_columns(results: pd.DataFrame) -> list[str]:
 
 
 def axis_title(column: str, results: pd.DataFrame | None = None) -> str:
-    """'ms:gtx1080ti' -> 'predicted latency on gtx1080ti (ms per batch of 8)'; costs with their units."""
+    """'ms:gtx1080ti' -> 'predicted latency on GTX 1080 Ti (paper) (ms, batch 8)'; costs with their units."""
     if column.startswith("param:"):
         return column.removeprefix("param:")
     kind, _, rest = column.partition(":")
     if kind in ("ms", "throughput"):
         device, _, category = rest.partition(":")
-        batch = ""
-        if results is not None and f"batch:{device}" in results and results[f"batch:{device}"].notna().any():
-            batch = f", batch {int(results[f'batch:{device}'].dropna().iloc[0])}"
+        batch = _batch_text(results, device)
         if kind == "throughput":
-            return f"predicted throughput on {device} (per s{batch})"
-        return f"predicted {category + ' ' if category else ''}latency on {device} (ms{batch})"
+            return f"predicted throughput on {display_name(device)} (per s{batch})"
+        return f"predicted {category + ' ' if category else ''}latency on {display_name(device)} (ms{batch})"
     return _UNITS.get(column, column)
+
+
+def _batch_text(results: pd.DataFrame | None, device: str) -> str:
+    """', batch 8' when `results` record the batch of `device`'s latencies, else ''."""
+    batch = _batch(results, device) if results is not None else None
+    return f", batch {batch}" if batch else ""
 
 
 def metric_scatter(results: pd.DataFrame, x: str, y: str, color: str | None = None, *,
@@ -79,8 +84,9 @@ def metric_scatter(results: pd.DataFrame, x: str, y: str, color: str | None = No
                                      name=f"{axis_title(color)} = {value}",
                                      marker=dict(size=8, color=color_of(i), line=dict(color="black", width=0.4))))
     fig.update_xaxes(title_text=axis_title(x, results), type="log" if x in LOG_METRICS else None)
-    fig.update_yaxes(title_text=axis_title(y, results), type="log" if y in LOG_METRICS else None)
-    return style(fig, title, height=460)
+    fig.update_yaxes(title_text=y_title(axis_title(y, results), _SCATTER_PX), automargin=True,
+                     type="log" if y in LOG_METRICS else None)
+    return style(fig, title, height=_SCATTER_PX)
 
 
 def pareto_fronts(results: pd.DataFrame, devices: Sequence[str], value: str = "flops") -> pd.DataFrame:
@@ -102,62 +108,74 @@ def pareto_fronts(results: pd.DataFrame, devices: Sequence[str], value: str = "f
 
 def pareto_figure(results: pd.DataFrame, devices: Sequence[str], value: str = "flops", *,
                   title: str | None = None) -> go.Figure:
-    """`value` against predicted latency, one panel per device, every point in grey and that device's Pareto front
-    (fastest for its `value`) as a black step line with markers."""
+    """`value` against predicted latency, one panel per device (in rows, as the zoo's scatters), every point in
+    grey and that device's Pareto front (fastest for its `value`) as a black step line with markers."""
     ok = results[results["status"] != "error"]
-    fig = make_subplots(rows=1, cols=max(1, len(devices)), subplot_titles=list(devices), horizontal_spacing=0.08)
-    for col, device in enumerate(devices, start=1):
-        ms = f"ms:{device}"
+    fig, cols, plot_h = scatter_grid([display_name(device) for device in devices])
+    for index, device in enumerate(devices):
+        ms, at = f"ms:{device}", cell(index, cols)
         fig.add_trace(go.Scatter(x=ok[ms], y=ok[value], mode="markers", text=ok["point"], name="design point",
-                                 legendgroup="points", showlegend=col == 1, marker=dict(size=6, color="#BBBBBB"),
-                                 hovertemplate="%{text}<br>%{x:.4g} ms, %{y:.4g}<extra></extra>"), row=1, col=col)
+                                 legendgroup="points", showlegend=index == 0, marker=dict(size=6, color="#BBBBBB"),
+                                 hovertemplate="%{text}<br>%{x:.4g} ms, %{y:.4g}<extra></extra>"), **at)
         front = pareto_front(ok, ms, value)
         fig.add_trace(go.Scatter(x=front[ms], y=front[value], mode="lines+markers", text=front["point"],
-                                 name="Pareto front", legendgroup="front", showlegend=col == 1,
+                                 name="Pareto front", legendgroup="front", showlegend=index == 0,
                                  line=dict(shape="hv", color="black", width=1.5), marker=dict(size=8, color="black"),
-                                 hovertemplate="%{text}<br>%{x:.4g} ms, %{y:.4g}<extra>front</extra>"), row=1, col=col)
-        fig.update_xaxes(title_text=axis_title(ms, results), type="log", row=1, col=col)
-    fig.update_yaxes(title_text=axis_title(value), type="log" if value in LOG_METRICS else None, row=1, col=1)
-    return style(fig, title, height=440)
+                                 hovertemplate="%{text}<br>%{x:.4g} ms, %{y:.4g}<extra>front</extra>"), **at)
+        _device_axes(fig, index, cols, results, device, axis_title(value))
+    fig.update_yaxes(type="log" if value in LOG_METRICS else None)  # every panel, not only the first
+    return scatter_layout(fig, title, plot_h)
+
+
+def _device_axes(fig: go.Figure, index: int, cols: int, results: pd.DataFrame, device: str, y_title: str) -> None:
+    """Panel `index`'s axes: log latency at the device's batch below it (its title names the device), `y_title`
+    on the first panel of each row."""
+    fig.update_xaxes(title_text=x_title(f"predicted latency (ms{_batch_text(results, device)})", cols), type="log",
+                     **cell(index, cols))
+    if index % cols == 0:
+        fig.update_yaxes(title_text=y_title, **cell(index, cols))
 
 
 def scaling_panel(frame: pd.DataFrame, table: pd.DataFrame, budgets: Mapping[str, float], *,
                   title: str | None = None) -> go.Figure:
-    """FLOPs against predicted latency per device: the multiplier grid in grey, the compound path and the
-    width-, depth- and resolution-only curves, each device's budget (ms) as a dashed line and each method's pick
-    as a star. `frame` comes from optimal_scaling.multipliers, `table` from optimal_scaling.budget_table."""
+    """FLOPs against predicted latency per device (in rows, as the zoo's scatters): the multiplier grid in grey,
+    the compound path and the width-, depth- and resolution-only curves, each device's budget (ms) as a dashed
+    line and each method's pick as a star. `frame` comes from optimal_scaling.multipliers, `table` from
+    optimal_scaling.budget_table."""
     devices = list(budgets)
-    fig = make_subplots(rows=1, cols=max(1, len(devices)), subplot_titles=devices, horizontal_spacing=0.08)
+    fig, cols, plot_h = scatter_grid([display_name(device) for device in devices])
     by_method = method_rows(frame)
     by_method.pop("device-optimal")
     grid = frame[frame["path"] == "grid"]
     curves = {_METHODS[method]: rows for method, rows in by_method.items()}
-    for col, device in enumerate(devices, start=1):
-        ms = f"ms:{device}"
-        hover = "%{text}<br>%{x:.4g} ms, %{y:.4s} MAdds<extra></extra>"
+    hover = "%{text}<br>%{x:.4g} ms, %{y:.4s} MAdds<extra></extra>"
+    for index, device in enumerate(devices):
+        ms, at = f"ms:{device}", cell(index, cols)
         fig.add_trace(go.Scatter(x=grid[ms], y=grid["flops"], mode="markers", text=grid["point"], name="grid point",
-                                 legendgroup="grid", showlegend=col == 1, marker=dict(size=5, color="#C8C8C8"),
-                                 hovertemplate=hover), row=1, col=col)
+                                 legendgroup="grid", showlegend=index == 0, marker=dict(size=5, color="#C8C8C8"),
+                                 hovertemplate=hover), **at)
         for method, rows in curves.items():
             rows = rows.sort_values(ms)
             fig.add_trace(go.Scatter(x=rows[ms], y=rows["flops"], mode="lines+markers", text=rows["point"],
                                      name=f"{method} scaling" if method != "compound" else "compound (EfficientNet)",
-                                     legendgroup=method, showlegend=col == 1, hovertemplate=hover,
+                                     legendgroup=method, showlegend=index == 0, hovertemplate=hover,
                                      line=dict(color=METHOD_COLORS[method], width=1.5),
-                                     marker=dict(size=5, color=METHOD_COLORS[method])), row=1, col=col)
+                                     marker=dict(size=5, color=METHOD_COLORS[method])), **at)
         picks = table[(table["device"] == device) & table["flops"].notna()] if "flops" in table else table.iloc[:0]
         for pick in picks.itertuples():
             color = METHOD_COLORS.get(_METHODS.get(pick.method, ""), "#CC0000")
-            fig.add_trace(go.Scatter(x=[pick.ms], y=[pick.flops], mode="markers", name=f"pick: {pick.method}",
+            fig.add_trace(go.Scatter(x=[pick.ms], y=[pick.flops], mode="markers", name="budget pick",
                                      legendgroup=f"pick {pick.method}", showlegend=False,
                                      marker=dict(symbol="star", size=15 if pick.method == "device-optimal" else 11,
                                                  color=color, line=dict(color="black", width=1)),
                                      hovertemplate=f"{pick.method}<br>%{{x:.4g}} ms, %{{y:.4s}} MAdds<extra></extra>"),
-                          row=1, col=col)
-        fig.add_vline(x=budgets[device], line=dict(color="#CC0000", dash="dash", width=1), row=1, col=col)
-        fig.update_xaxes(title_text=axis_title(ms, frame), type="log", row=1, col=col)
-    fig.update_yaxes(title_text="FLOPs (multiply-adds)", type="log", row=1, col=1)
-    return style(fig, title, height=460)
+                          **at)
+        fig.add_vline(x=budgets[device], line=dict(color="#CC0000", dash="dash", width=1), **at)
+        _device_axes(fig, index, cols, frame, device, "FLOPs (multiply-adds)")
+    fig.update_yaxes(type="log")
+    return captioned(scatter_layout(fig, title, plot_h), "Stars (budget pick): the most FLOPs each method reaches "
+                     "within the device's budget, coloured as its curve (large red star: the device-optimal "
+                     "multipliers); dashed red line: the budget.")
 
 
 # ---------------------------------------------------------------- tables, the uploaded file and the page's sentences

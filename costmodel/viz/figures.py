@@ -71,6 +71,11 @@ def _meta(fig: go.Figure, **values: object) -> go.Figure:
     return fig.update_layout(meta={**meta, **values})
 
 
+def captioned(fig: go.Figure, text: str) -> go.Figure:
+    """`fig` with `text` as its caption: what its marks without a legend entry mean (shown under the chart)."""
+    return _meta(fig, caption=text)
+
+
 def style(fig: go.Figure, title: str | None = None, *, height: int | None = None, legend: bool = True) -> go.Figure:
     """The lab's look: white, thin black axes, light grid, title top left, legend along the bottom; the same
     on screen and on paper."""
@@ -111,7 +116,7 @@ def _panel_grid(titles: Sequence[str], *, per_row: int = PANELS_PER_ROW, row_px:
     return _meta(fig, rows=rows), cols, plot_h
 
 
-def _cell(index: int, cols: int) -> dict[str, int]:
+def cell(index: int, cols: int) -> dict[str, int]:
     """row= and col= of the `index`-th panel of a grid `cols` wide."""
     return {"row": index // cols + 1, "col": index % cols + 1}
 
@@ -308,13 +313,13 @@ def guideline_chart(mac: pd.DataFrame, speed: pd.DataFrame, *, title: str | None
                                              line=dict(color="black", width=1)),
                                  line=dict(color=color_of(i), dash=dash_of(i)),
                                  hovertemplate=f"%{{x}}: %{{y:{HOVER['mac']}}}B<extra>MAC, {config}</extra>"),
-                      **_cell(0, cols))
+                      **cell(0, cols))
         if "lower_bound_bytes" in rows and rows["lower_bound_bytes"].notna().any():
             fig.add_trace(go.Scatter(x=rows["setting"], y=rows["lower_bound_bytes"], mode="lines",
                                      name=f"G1 lower bound, {config}",
                                      line=dict(color=color_of(i), dash="dot", width=1),
                                      hovertemplate=f"%{{x}}: bound %{{y:{HOVER['mac']}}}B<extra></extra>"),
-                          **_cell(0, cols))
+                          **cell(0, cols))
     for col, device in enumerate(devices, start=2):
         rows = speed[speed["device"] == device]
         unit = rows["unit"].iloc[0]
@@ -322,14 +327,14 @@ def guideline_chart(mac: pd.DataFrame, speed: pd.DataFrame, *, title: str | None
                              legendgroup="predicted", showlegend=col == 2, marker_color="#8C8C8C",
                              marker_line=_outline(rows["setting"], highlight),
                              hovertemplate=f"%{{x}}: %{{y:{HOVER['throughput']}}} {unit}<extra>predicted</extra>"),
-                      **_cell(col - 1, cols))
+                      **cell(col - 1, cols))
         if rows["published"].notna().any():
             fig.add_trace(go.Scatter(x=rows["setting"], y=rows["published"], mode="markers", name=published,
                                      legendgroup="published", showlegend=True,
                                      marker=dict(symbol="diamond", size=10, color="black"),
                                      hovertemplate=f"%{{x}}: %{{y:{HOVER['throughput']}}} {unit}"
                                                    "<extra>published</extra>"),
-                          **_cell(col - 1, cols))
+                          **cell(col - 1, cols))
     for trace in fig.data:  # one legend entry per group, wherever the group first appears
         if trace.legendgroup == "published":
             trace.showlegend = trace is next(t for t in fig.data if t.legendgroup == "published")
@@ -411,11 +416,20 @@ def pareto_front(points: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
     return ordered.loc[keep]
 
 
+SCATTER_BELOW, SCATTER_BESIDE = 3 * LINE_PX + 12, 90  # px: tick labels and a two-line axis title; y ticks and title
+
+
+def scatter_grid(titles: Sequence[str]) -> tuple[go.Figure, int, float]:
+    """One scatter panel per title (a device), in rows of at most PANELS_PER_ROW with room for tick labels and
+    two-line axis titles; also the grid's columns (for `cell`) and its plot height (for `scatter_layout`)."""
+    return _panel_grid(titles, row_px=300, below_px=SCATTER_BELOW, beside_px=SCATTER_BESIDE)
+
+
 def _device_scatter(points: pd.DataFrame, x: str, y: str, hover: str) -> tuple[go.Figure, list[str], int, float]:
     """One panel per device, one marker colour per family (shared legend): the base of the zoo scatters. Also
-    the grid's columns and plot height (`_scatter_layout`)."""
+    the grid's columns and plot height (`scatter_layout`)."""
     devices = list(dict.fromkeys(points["device"]))
-    fig, cols, plot_h = _panel_grid(devices, row_px=300, below_px=SCATTER_BELOW, beside_px=SCATTER_BESIDE)
+    fig, cols, plot_h = scatter_grid(devices)
     families = list(dict.fromkeys(points["family"]))
     for col, device in enumerate(devices, start=1):
         rows = points[points["device"] == device]
@@ -425,23 +439,26 @@ def _device_scatter(points: pd.DataFrame, x: str, y: str, hover: str) -> tuple[g
                                      showlegend=col == 1, text=part["model"], hovertemplate=hover,
                                      marker=dict(size=9, color=color_of(i), symbol=symbol_of(i),
                                                  line=dict(color="black", width=0.5))),
-                          **_cell(col - 1, cols))
+                          **cell(col - 1, cols))
     return fig, devices, cols, plot_h
 
 
-SCATTER_BELOW, SCATTER_BESIDE = 3 * LINE_PX + 12, 90  # px: tick labels and a two-line axis title; y ticks and title
-
-
-def _scatter_layout(fig: go.Figure, title: str | None, plot_h: float) -> go.Figure:
-    """`style`, then the height of `_device_scatter`'s grid with its axis titles and legend below."""
+def scatter_layout(fig: go.Figure, title: str | None, plot_h: float) -> go.Figure:
+    """`style`, then the height of a `scatter_grid` with its axis titles and legend below."""
     style(fig, title)
     return _screen_height(fig, plot_h, SCATTER_BELOW + _legend_px([t.name for t in fig.data
                                                                     if t.showlegend is not False]))
 
 
-def _x_title(text: str, cols: int) -> str:
+def x_title(text: str, cols: int) -> str:
     """An x axis title of a scatter grid, wrapped to its panel's width."""
     return wrap(text, _panel_width(cols, SCATTER_BESIDE), FONT["size"])
+
+
+def y_title(text: str, height: float) -> str:
+    """A single panel's y axis title, wrapped to the plot area of a figure `height` px high (long device names
+    ran off its top and bottom)."""
+    return wrap(text, 0.85 * (height - 90), FONT["size"])
 
 
 def _batch(points: pd.DataFrame, device: str) -> int:
@@ -458,12 +475,12 @@ def accuracy_latency(points: pd.DataFrame, *, title: str | None = None) -> go.Fi
         front = pareto_front(points[points["device"] == device], "ms", "top1")
         fig.add_trace(go.Scatter(x=front["ms"], y=front["top1"], mode="lines", line=dict(shape="hv", color="black",
                                  width=1), name="Pareto front", legendgroup="front", showlegend=col == 1,
-                                 hoverinfo="skip"), **_cell(col - 1, cols))
-        fig.update_xaxes(title_text=_x_title(f"predicted latency (ms, batch {_batch(points, device)})", cols),
-                         type="log", dtick=1, **_cell(col - 1, cols))
+                                 hoverinfo="skip"), **cell(col - 1, cols))
+        fig.update_xaxes(title_text=x_title(f"predicted latency (ms, batch {_batch(points, device)})", cols),
+                         type="log", dtick=1, **cell(col - 1, cols))
         if (col - 1) % cols == 0:  # the first panel of each row
-            fig.update_yaxes(title_text="published top-1 (%)", **_cell(col - 1, cols))
-    return _scatter_layout(fig, title, plot_h)
+            fig.update_yaxes(title_text="published top-1 (%)", **cell(col - 1, cols))
+    return scatter_layout(fig, title, plot_h)
 
 
 def flops_latency(points: pd.DataFrame, *, title: str | None = None) -> go.Figure:
@@ -473,11 +490,11 @@ def flops_latency(points: pd.DataFrame, *, title: str | None = None) -> go.Figur
     hover = f"%{{text}}<br>%{{x:{HOVER['flops']}}} MAdds, %{{y:{HOVER['ms']}}} ms<extra></extra>"
     fig, devices, cols, plot_h = _device_scatter(points, "flops", "ms", hover)
     for col, device in enumerate(devices, start=1):
-        fig.update_xaxes(title_text=_x_title("FLOPs (multiply-adds)", cols), type="log", dtick=1,
-                         **_cell(col - 1, cols))
+        fig.update_xaxes(title_text=x_title("FLOPs (multiply-adds)", cols), type="log", dtick=1,
+                         **cell(col - 1, cols))
         fig.update_yaxes(title_text=f"predicted latency (ms, batch {_batch(points, device)})", type="log", dtick=1,
-                         **_cell(col - 1, cols))
-    return _scatter_layout(fig, title, plot_h)
+                         **cell(col - 1, cols))
+    return scatter_layout(fig, title, plot_h)
 
 
 def ranking_bars(ranking: pd.DataFrame, *, title: str | None = None) -> go.Figure:
@@ -491,8 +508,8 @@ def ranking_bars(ranking: pd.DataFrame, *, title: str | None = None) -> go.Figur
         rows = ranking[ranking["device"] == device].sort_values("reward")
         fig.add_trace(go.Bar(x=rows["reward"], y=rows["model"], orientation="h", marker_color=color_of(col - 1),
                              name="reward", showlegend=False, hovertemplate="%{y}: %{x:.3g}<extra></extra>"),
-                      **_cell(col - 1, cols))
-        fig.update_xaxes(title_text="reward ACC x (LAT/T)^w", **_cell(col - 1, cols))
+                      **cell(col - 1, cols))
+        fig.update_xaxes(title_text="reward ACC x (LAT/T)^w", **cell(col - 1, cols))
     style(fig, title)
     fig.update_layout(margin_l=max(60, round(labels)))
     _screen_height(fig, plot_h, 2 * LINE_PX + 12)
