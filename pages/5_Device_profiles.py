@@ -17,6 +17,7 @@ with header(
     from costmodel.app import ui
     from costmodel.latency.profiles import loads_profile
     from costmodel.studies.evaluate import ZooModel
+    from costmodel.viz.labels import device_label
     from costmodel.zoo import ARCHS
 
 settings = ui.sidebar()
@@ -27,8 +28,10 @@ ui.table(profile_views.summary(settings), "profiles",
                  "algorithm, which a GPU's robust fit leaves aside on purpose. Unseen: the error on whole networks "
                  "of families the profile was never fitted or tuned on, at its batch (empty: none was timed).")
 
-name = st.selectbox("Profile", settings.devices, format_func=lambda d: evaluate.profile(d).name, key="profile")
+name = st.selectbox("Profile", settings.devices, format_func=lambda d: f"{device_label(evaluate.profile(d))} ({d})",
+                    key="profile")
 device = evaluate.profile(name)
+label = device_label(device)
 arch = st.selectbox("Network whose ops are drawn on the roofline", tuple(ARCHS), key="roofline_arch",
                     index=tuple(ARCHS).index("shufflenet_v2"))
 model = ZooModel.of(arch)
@@ -36,33 +39,33 @@ roof, fit = st.columns(2)
 with roof:
     ops = ui.compute(profile_views.roofline_ops, model, name, settings,
                      spinner=f"Tracing {model.label} for the roofline...")
-    ui.chart(figures.roofline(profile_views.ceilings(device), ops, title=f"{device.name}: roofline with "
+    ui.chart(figures.roofline(profile_views.ceilings(device), ops, title=f"{label}: roofline with "
                               f"{model.label} ops (batch {evaluate.device_batch(device, settings)})"),
-             f"roofline_{device.name}")
+             f"roofline_{device.name}", beside=2)
 with fit:
     points = profile_views.fit_points(device)
     source = profile_views.time_source(points)
-    ui.chart(figures.fit_quality(points, title=f"{device.name}: {source} vs fitted ({device.fit.median_ape:.1f}% "
-                                 "median error)", source=source), f"fit_{device.name}")
+    ui.chart(figures.fit_quality(points, title=f"{label}: {source} vs fitted ({device.fit.median_ape:.1f}% "
+                                 "median error)", source=source), f"fit_{device.name}", beside=2)
 st.subheader("Where the model is weak")
 by_class, by_family = st.columns(2)
 with by_class:
     residuals = ui.compute(profile_views.class_residuals, name,
-                           spinner=f"Predicting {device.name}'s micro-benchmarks by kernel class...")
-    ui.chart(figures.residuals_by_group(residuals, title=f"{device.name}: micro-benchmark error by kernel class"),
-             f"class_residuals_{device.name}")
+                           spinner=f"Predicting {label}'s micro-benchmarks by kernel class...")
+    ui.chart(figures.residuals_by_group(residuals, title=f"{label}: micro-benchmark error by kernel class"),
+             f"class_residuals_{device.name}", beside=2)
 with by_family:
     networks = profile_views.network_residuals(device)
     if len(networks):
-        ui.chart(figures.residuals_by_group(networks, title=f"{device.name}: whole networks never fitted "
-                 "(D = development half, R = report half)"), f"network_residuals_{device.name}")
+        ui.chart(figures.residuals_by_group(networks, title=f"{label}: whole networks never fitted "
+                 "(D = development half, R = report half)"), f"network_residuals_{device.name}", beside=2)
     else:
         st.caption("No whole-network validation is stored for this profile (benchmarks/validate_latency.py).")
 with st.expander("Fitted parameters and measurements"):
     ui.table(tables.readable(profile_views.parameters(device), settings), f"parameters_{device.name}",
-             caption=f"{device.name}: latency-model parameters per kernel class (costmodel/latency/model.py).")
+             caption=f"{label}: latency-model parameters per kernel class (costmodel/latency/model.py).")
     ui.table(tables.readable(profile_views.measurements(device), settings), f"measurements_{device.name}",
-             caption=f"{device.name}: measurements (per batch) and the fitted model's times.")
+             caption=f"{label}: measurements (per batch) and the fitted model's times.")
 
 st.subheader("Profile this machine")
 left, right = st.columns(2)

@@ -357,3 +357,17 @@ def test_on_screen_with_seven_devices_no_text_collides_or_leaves_the_figure(figu
             if "tick" in cls_a and cls_a == cls_b:
                 continue
             assert _overlap(a, b) <= 0.05, f"{cls_a} '{text_a}' collides with {cls_b} '{text_b}'"
+
+
+def test_a_chart_beside_another_wraps_its_long_title_inside_its_half_of_the_page() -> None:
+    half = (SCREEN_WIDTH - 16) / 2
+    points = pd.DataFrame({"group": ["conv", "conv", "pooling"], "name": list("abc"), "error_pct": [1.0, -2.0, 3.0]})
+    fig = figures.within(figures.residuals_by_group(points, title=f"{SEVEN[3]}: whole networks never fitted "
+                                                                   "(D = development half, R = report half)"), half)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        root = ET.fromstring(fig.to_image(format="svg", width=round(half), height=fig.layout.height))
+    boxes = text_boxes(root)
+    assert any("gtitle" in cls for _, cls, _ in boxes)
+    for (left, top, right, bottom), cls, text in boxes:
+        assert left >= 0 and top >= 0 and right <= half and bottom <= fig.layout.height, f"{cls} '{text}' leaves it"

@@ -41,6 +41,7 @@ OWN_BATCH_WORDS = "each profile's own (h200_bN: N, gtx1080ti: 8, CPU/ARM: 1)"
 BATCHES = (OWN_BATCH, 1, 2, 4, 8, 16, 32, 64)
 _UPLOADED = "settings.uploaded_profiles"  # name -> path of profiles uploaded in this session
 _PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg"}}
+_COLUMN_GAP = 16  # px between st.columns (Streamlit's "small" gap)
 
 
 # ---------------------------------------------------------------- sidebar settings
@@ -236,10 +237,13 @@ def export_problem() -> str | None:
     return None
 
 
-def chart(fig: go.Figure, name: str) -> None:
-    """The figure and its caption, then SVG / PDF / PNG buttons that render it for the sidebar's venue style
-    (or one st.error line saying why figures cannot be exported here)."""
-    st.plotly_chart(fig, key=f"chart.{name}", config=_PLOTLY_CONFIG, theme=None)  # as exported, not restyled
+def chart(fig: go.Figure, name: str, *, beside: int = 1) -> None:
+    """The figure (one of `beside` charts side by side: its title wraps to its share of the page) and its caption,
+    then SVG / PDF / PNG buttons that render it for the sidebar's venue style (or one st.error line saying why
+    figures cannot be exported here)."""
+    width = (figures.SCREEN_WIDTH - _COLUMN_GAP * (beside - 1)) / beside
+    st.plotly_chart(figures.within(fig, width), key=f"chart.{name}", config=_PLOTLY_CONFIG,
+                    theme=None)  # as exported, not restyled
     if figures.caption(fig):
         st.caption(figures.caption(fig))
     if problem := export_problem():

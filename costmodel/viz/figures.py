@@ -44,6 +44,8 @@ SCREEN_WIDTH = 1040
 PANELS_PER_ROW = 4
 CHAR_PX = 0.6 * FONT["size"]  # a character's advance, about (13 px Helvetica/Arial)
 LINE_PX = 18  # one line of 13 px text
+TITLE_PX = 1.4 * FONT["size"]  # plotly's title font: 1.4 times the layout font
+PLOTLY_HEIGHT = 450  # px, a figure's height where it sets none
 SLANT = 35  # degrees, category tick labels that do not fit upright
 
 
@@ -69,6 +71,21 @@ def _meta(fig: go.Figure, **values: object) -> go.Figure:
     """Layout facts the venue presets (costmodel.viz.styles) and captions read: rows, aspect, caption."""
     meta = dict(fig.layout.meta) if isinstance(fig.layout.meta, dict) else {}
     return fig.update_layout(meta={**meta, **values})
+
+
+def within(fig: go.Figure, width: float) -> go.Figure:
+    """A copy of `fig` for a chart `width` px wide on screen (one of two side by side): its title wraps to that
+    width, the top margin and height grown by the extra lines, instead of running off the chart."""
+    title = fig.layout.title.text
+    wrapped = wrap(title, width - 30, TITLE_PX) if title else title
+    extra = wrapped.count("<br>") - title.count("<br>") if title else 0  # lines it did not have
+    if not extra:
+        return fig
+    grow = round(1.3 * TITLE_PX * extra) + 8
+    height = (fig.layout.height or PLOTLY_HEIGHT) + grow
+    # a multi-line title's lines carry absolute y (its 0.7em drop is lost): anchor it one ascent lower
+    return go.Figure(fig).update_layout(title=dict(text=wrapped, y=1 - (4 + TITLE_PX) / height),
+                                        margin_t=fig.layout.margin.t + grow, height=height)
 
 
 def captioned(fig: go.Figure, text: str) -> go.Figure:
