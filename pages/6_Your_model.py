@@ -122,7 +122,8 @@ def show_comparison(mine: yourmodel.UserModel | None) -> None:
     with ui.guard():
         result = compare(evaluate.per_image(a, settings), evaluate.per_image(b, settings),
                          evaluate.latencies(a, settings), evaluate.latencies(b, settings))
-    ui.table(readable(result.metrics), "ab_metrics", caption=f"A = {result.a}, B = {result.b}: metrics side by side.")
+    ui.table(tables.ab_metrics(result.metrics, settings), "ab_metrics",
+             caption=f"A = {result.a}, B = {result.b}: metrics side by side.")
     ui.chart(figures.breakdown_bars(evaluate.breakdown([a, b], settings), title="A vs B: where the time goes"),
              "ab_breakdown")
     ui.table(tables.ab_latency(result.latency, settings), "ab_latency",

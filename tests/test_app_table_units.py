@@ -179,6 +179,16 @@ def test_the_ab_latency_table_keeps_numbers_under_headers_with_units(batch):
     assert len(times) == 3 and all(tables.quantity_of(c) == "ms" for c in times)
 
 
+def test_the_ab_metrics_table_names_devices_by_their_hardware():
+    metrics = pd.DataFrame({"metric": ["Elementwise ops", f"Latency {GTX}", f"Throughput {SNAP}"],
+                            "unit": ["ops", "ms (batch 8)", "images/s"], "a": [2.0, 1.0, 10.0],
+                            "b": [3.0, 1.5, 8.0], "delta": [1.0, 0.5, -2.0], "ratio": [1.5, 1.5, 0.8]})
+    shown = tables.ab_metrics(metrics, Settings(devices=(GTX, SNAP)))
+    assert shown["metric"].tolist() == ["Elementwise ops", f"Latency {device_label(load_profile(GTX))}",
+                                        f"Throughput {device_label(load_profile(SNAP))}"]
+    assert shown["B - A"].tolist() == ["+1", "+0.5", "-2"]  # compare.readable's signed deltas, kept
+
+
 # ---------------------------------------------------------------- EfficientNet's stages
 def test_the_stage_table_shows_input_resolution_in_pixels():
     stages = scaling.stages(1.0, scaling.Bases())

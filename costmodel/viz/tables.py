@@ -9,6 +9,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from costmodel import units
+from costmodel.studies import compare
 from costmodel.studies.evaluate import Settings, device_batch, profile
 from costmodel.viz.labels import device_label
 
@@ -146,6 +147,16 @@ def ab_latency(latency: pd.DataFrame, settings: Settings) -> pd.DataFrame:
         "A device time (ms per batch)": latency["a"].astype(float),
         "B device time (ms per batch)": latency["b"].astype(float),
         "B - A device time (ms per batch)": latency["delta"].astype(float)})
+
+
+def ab_metrics(metrics: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """costmodel.studies.compare's metrics table for people: its latency and throughput rows name the device by its
+    label ('Latency GTX 1080 Ti (paper)', not the profile key), values as compare.readable prints them."""
+    names = _device_names(settings)
+    out = compare.readable(metrics)
+    out["metric"] = [f"{kind} {names[rest]}" if rest in names else metric
+                     for metric, (kind, _, rest) in ((m, m.partition(" ")) for m in metrics["metric"])]
+    return out
 
 
 def _device_names(settings: Settings) -> dict[str, str]:
