@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from costmodel.app.header import header
+from costmodel.app.header import header, metric_grid
 
 # The title and a status line come first: on a server's first visit the imports below take seconds.
 with header(
@@ -15,7 +15,7 @@ with header(
     from costmodel.viz import catalog, figures, tables
     from costmodel.studies import evaluate, scaling
     from costmodel.app import ui
-    from costmodel.units import bytes_, si
+    from costmodel.units import bytes_, ms, si
 
 settings = ui.sidebar()
 
@@ -46,8 +46,9 @@ cols[1].metric("Width x depth", f"{point['width_coefficient']:.3g} x {point['dep
 cols[2].metric("FLOPs (multiply-adds)", si(point["flops"], "MAdds"))
 cols[3].metric("Params / MAC", si(point["params"]), bytes_(point["mac_bytes"]), delta_color="off", delta_arrow="off")
 latencies = {k: h for k, h in tables.device_headers(settings).items() if k.startswith("ms:")}
-for column, (key, heading) in zip(st.columns(max(4, len(latencies))), latencies.items()):
-    column.metric(heading.replace(" latency", ""), f"{point[key]:.4g} ms")
+labels, values = [h.replace(" latency", "") for h in latencies.values()], [ms(point[k]) for k in latencies]
+for column, label, value in zip(metric_grid(labels, values), labels, values):
+    column.metric(label, value)
 st.caption(evaluate.trust(settings))
 with st.expander("Per-stage configuration (EfficientNet Table 1 layout)"):
     ui.table(tables.readable(ui.compute(scaling.stages, phi, bases), settings), "scaling_stages",

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from costmodel.latency.profiles import list_profiles
 from costmodel.units import si
+from costmodel.viz.labels import device_label
 from costmodel.zoo.spec import reference_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +33,7 @@ def test_guidelines_your_setting_flops_sit_beside_the_devices_that_run_that_netw
     app.select_slider(key="ratio").set_value(16).run()
     assert not app.error, [e.value for e in app.error]
     row = next(r for r in reference_csv("shufflenetv2_table1_g1.csv") if r["c1:c2"] == "1:1")
-    by_label = {f"{p.name} ({p.unit}, batch 1)": p for p in PROFILES}
+    by_label = {f"{device_label(p)}, {p.unit}, batch 1": p for p in PROFILES}  # hardware names, not keys
     flops, seen = None, []
     for metric in app.tabs[0].metric:
         if metric.label.startswith("Your setting"):
@@ -74,8 +75,9 @@ CUT = """() => [...document.querySelectorAll('[data-testid=stMetric] *')]
 
 @pytest.mark.browser
 def test_metrics_are_not_cut_off_at_1500_px_with_every_device() -> None:
-    """Home's headline, each Guidelines tab's "Your setting" row and the Model zoo's best models: st.metric
-    cuts a text that does not fit with an ellipsis, which shows as an element wider inside than its box."""
+    """Home's headline, each Guidelines tab's "Your setting" row, EfficientNet's latencies and the Model zoo's best
+    models: st.metric cuts a text that does not fit with an ellipsis, which shows as an element wider inside than
+    its box."""
     e2e = pytest.importorskip("test_browser_e2e")
     if not e2e.CHROMIUM.exists():
         pytest.skip("needs Debian's chromium: apt-get install -y chromium")
@@ -83,7 +85,7 @@ def test_metrics_are_not_cut_off_at_1500_px_with_every_device() -> None:
         browser = playwright.chromium.launch(executable_path=str(e2e.CHROMIUM), args=e2e.ARGS)
         tab = browser.new_page(viewport={"width": 1500, "height": 1000})
         cut = {}
-        for path in ("", "Guidelines", "Model_zoo"):
+        for path in ("", "Guidelines", "EfficientNet_scaling", "Model_zoo"):
             e2e.open_page(tab, url, path)
             tabs = tab.locator("[role=tab]") if path == "Guidelines" else None
             for index in range(tabs.count() if tabs is not None else 1):

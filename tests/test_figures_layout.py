@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 import pytest
 
 from costmodel.viz import design_space, export, figures, styles
+from costmodel.viz.labels import device_label
 
 pytestmark = pytest.mark.skipif(export.browser_path() is None, reason="Chromium not installed (kaleido needs it)")
 DEVICES = ["AMD EPYC, 1 thread (measured)", "GTX 1080 Ti (paper)", "Snapdragon 810 (paper)"]
@@ -42,8 +43,7 @@ def _guideline() -> go.Figure:
                                    highlight=settings[1], published="published (Table 4)")
 
 
-def _scaling() -> go.Figure:
-    keys = ["amd_epyc_1t", "gtx1080ti", "snapdragon810"]
+def _scaling(keys: tuple[str, ...] = ("amd_epyc_1t", "gtx1080ti", "snapdragon810")) -> go.Figure:
     rows = [{"method": m, "phi": phi / 2, "flops": 4e8 * 2 ** (phi / 2), "params": 5e6 * 1.4 ** (phi / 2),
              "mac_bytes": 1e8 * 1.5 ** (phi / 2),
              **{f"ms:{k}": (j + 1) * 3 * 1.6 ** (phi / 2) for j, k in enumerate(keys)}}
@@ -51,7 +51,7 @@ def _scaling() -> go.Figure:
     sweep = pd.DataFrame(rows)
     marks = sweep[(sweep["method"] == "compound") & (sweep["phi"] % 1 == 0)].assign(
         name=[f"B{k}" for k in range(8)])
-    fig = figures.scaling_curves(sweep, keys, marks=marks, device_names=dict(zip(keys, DEVICES)),
+    fig = figures.scaling_curves(sweep, keys, marks=marks, device_names={k: device_label(k) for k in keys},
                                  title="EfficientNet scaling: compound (alpha = 1.2, beta = 1.1, gamma = 1.15) vs one "
                                        "dimension at equal FLOPs")
     return figures.mark_x(fig, 3.0)
@@ -329,6 +329,7 @@ def _seven_points() -> pd.DataFrame:
 
 
 SCREEN = {"pareto": lambda: _pareto(SHIPPED), "scaling_panel": lambda: _scaling_panel(SHIPPED),
+          "scaling": lambda: _scaling(tuple(SHIPPED)),
           "metric_scatter": lambda: design_space.metric_scatter(_sweep(SHIPPED), "flops", "ms:amd_epyc_1t",
                                                                 "param:width"),
           "guideline": _screen_guideline,
@@ -371,3 +372,10 @@ def test_a_chart_beside_another_wraps_its_long_title_inside_its_half_of_the_page
     assert any("gtitle" in cls for _, cls, _ in boxes)
     for (left, top, right, bottom), cls, text in boxes:
         assert left >= 0 and top >= 0 and right <= half and bottom <= fig.layout.height, f"{cls} '{text}' leaves it"
+
+
+def test_scaling_curves_draw_no_empty_panels_with_seven_devices() -> None:
+    fig = _scaling(tuple(SHIPPED))
+    axes = [name for name in fig.layout.to_plotly_json() if name.startswith("xaxis")]
+    assert len(axes) == len(figures.SCALING_METRICS) + len(SHIPPED)  # an empty cell drew bare axes (and phi's line)
+    assert fig.layout.meta["rows"] == -(-len(axes) // figures.PANELS_PER_ROW)

@@ -385,31 +385,25 @@ def scaling_curves(sweep: pd.DataFrame, devices: Sequence[str], *, marks: pd.Dat
     in the legend and hover rather than by labels that would collide. `mark_x` adds the chosen phi."""
     names = device_names or {}
     metrics = [*SCALING_METRICS.items(), *((f"ms:{d}", f"{names.get(d, d)} latency (ms)") for d in devices)]
-    cols = 2 if len(metrics) <= 4 else 3
-    rows = math.ceil(len(metrics) / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[m[1] for m in metrics], vertical_spacing=0.14,
-                        horizontal_spacing=0.08)
+    fig, cols, plot_h = scatter_grid([m[1] for m in metrics])  # rows of at most four, no empty panels
     for i, (column, _) in enumerate(metrics):
-        r, c = divmod(i, cols)
+        at = cell(i, cols)
         for j, (method, part) in enumerate(sweep.groupby("method", sort=False)):
             fig.add_trace(go.Scatter(
                 x=part["phi"], y=part[column], mode="lines", name=f"{method} scaling", legendgroup=method,
                 showlegend=i == 0, line=dict(color=METHOD_COLORS.get(method, color_of(j)),
                                              dash=METHOD_DASHES.get(method, dash_of(j))),
-                hovertemplate="phi=%{x:.2f}: %{y:.3s}<extra>" + method + "</extra>"),
-                row=r + 1, col=c + 1)
+                hovertemplate="phi=%{x:.2f}: %{y:.3s}<extra>" + method + "</extra>"), **at)
         if marks is not None and len(marks):
             fig.add_trace(go.Scatter(x=marks["phi"], y=marks[column], mode="markers", text=marks["name"],
                                      showlegend=i == 0, legendgroup="official",
                                      name=f"official {marks['name'].iloc[0]}-{marks['name'].iloc[-1][-2:]} "
                                           f"(at phi = {marks['phi'].min():g}-{marks['phi'].max():g})",
                                      hovertemplate="%{text}: %{y:.3s}<extra></extra>",
-                                     marker=dict(symbol="circle-open", size=9, color="black", line_width=1.5)),
-                          row=r + 1, col=c + 1)
-        fig.update_yaxes(type="log", dtick=1, row=r + 1, col=c + 1)
-        fig.update_xaxes(title_text="phi" if r == rows - 1 else None, row=r + 1, col=c + 1)
-    style(fig, title, height=300 * rows + 60)
-    return _meta(fig, rows=rows, caption="Dashed vertical line: the chosen phi.")
+                                     marker=dict(symbol="circle-open", size=9, color="black", line_width=1.5)), **at)
+        fig.update_yaxes(type="log", dtick=1, **at)
+        fig.update_xaxes(title_text="phi", **at)
+    return _meta(scatter_layout(fig, title, plot_h), caption="Dashed vertical line: the chosen phi.")
 
 
 def mark_x(fig: go.Figure, x: float) -> go.Figure:
