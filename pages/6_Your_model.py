@@ -124,8 +124,8 @@ def show_comparison(mine: yourmodel.UserModel | None) -> None:
                          evaluate.latencies(a, settings), evaluate.latencies(b, settings))
     ui.table(tables.ab_metrics(result.metrics, settings), "ab_metrics",
              caption=f"A = {result.a}, B = {result.b}: metrics side by side.")
-    ui.chart(figures.breakdown_bars(evaluate.breakdown([a, b], settings), title="A vs B: where the time goes"),
-             "ab_breakdown")
+    ui.chart(figures.breakdown_bars(evaluate.breakdown([a, b], settings, ("A", "B")),
+                                    title="A vs B: where the time goes"), "ab_breakdown")
     ui.table(tables.ab_latency(result.latency, settings), "ab_latency",
              caption=f"A = {result.a}, B = {result.b}: predicted device time per category and device, ms per batch at "
                      "the device's batch (categories sum to Total).")

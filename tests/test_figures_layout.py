@@ -379,3 +379,10 @@ def test_scaling_curves_draw_no_empty_panels_with_seven_devices() -> None:
     axes = [name for name in fig.layout.to_plotly_json() if name.startswith("xaxis")]
     assert len(axes) == len(figures.SCALING_METRICS) + len(SHIPPED)  # an empty cell drew bare axes (and phi's line)
     assert fig.layout.meta["rows"] == -(-len(axes) // figures.PANELS_PER_ROW)
+
+
+def test_breakdown_refuses_two_bars_of_one_label() -> None:
+    frame = pd.DataFrame([{"model": "shufflenet_v2", "device": DEVICES[0], "batch": 1, "ms": 1.0, "Conv": 0.7,
+                           "Elemwise": 0.1, "Data": 0.1, "Shuffle": 0.05, "Other": 0.05}] * 2)
+    with pytest.raises(ValueError, match="name the models apart"):
+        figures.breakdown_bars(frame)

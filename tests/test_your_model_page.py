@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import base64
+import json
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -178,3 +181,26 @@ def test_a_bad_shape_is_named_in_the_fields_own_form(app, text, message):
     assert [e.value for e in app.error] == [message]
     app.text_input(key="shape").set_value(",".join(map(str, SAMPLE))).run()
     assert not app.error
+
+
+def test_ab_breakdown_draws_one_bar_per_side_when_a_and_b_are_the_same_model():
+    """A and B start as the same model: their bars must not share a label, or plotly stacks both on one bar (each
+    category twice, past 100%, cut at the axis)."""
+    page = AppTest.from_file(PAGE, default_timeout=240)
+    page.session_state["settings.devices"] = ["gtx1080ti"]
+    page.run()
+    assert not page.exception and not page.error
+    charts = [json.loads(chart.proto.spec) for chart in page.get("plotly_chart")]
+    bars = next(c for c in charts if c["layout"]["title"]["text"] == "A vs B: where the time goes")
+    labels = [tuple(trace["y"]) for trace in bars["data"]]
+    assert len(set(labels)) == 1 and len(set(labels[0])) == len(labels[0]) == 2
+    shares = [_values(trace["x"]) for trace in bars["data"]]
+    for row in range(2):  # each bar's category shares add up to the whole
+        assert sum(share[row] for share in shares) == pytest.approx(100)
+
+
+def _values(array: list | dict) -> list[float]:
+    """A plotly JSON array: a list, or plotly's typed array (base64 bytes of a numpy dtype)."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+    return array

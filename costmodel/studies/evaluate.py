@@ -9,6 +9,7 @@ configurations.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -226,13 +227,15 @@ def block_table(source: Source, settings: Settings) -> pd.DataFrame:
     return table
 
 
-def breakdown(sources: list[Source], settings: Settings) -> pd.DataFrame:
-    """ShuffleNet V2 Figure 2 rows: model, device, batch, ms, and ms per category (Conv ... Other)."""
+def breakdown(sources: list[Source], settings: Settings, names: Sequence[str] = ()) -> pd.DataFrame:
+    """ShuffleNet V2 Figure 2 rows: model, device, batch, ms, and ms per category (Conv ... Other). `names` go
+    before the sources' labels ('A: shufflenet_v2'): an A/B comparison of a model with itself still gets one bar
+    per side, not both stacked on one label."""
     rows = []
-    for source in sources:
+    for index, source in enumerate(sources):
+        label = f"{names[index]}: {source.label}" if names else source.label
         for lat in latencies(source, settings):
-            rows.append({"model": source.label, "device": lat.device, "batch": lat.batch, "ms": lat.ms,
-                         **lat.breakdown})
+            rows.append({"model": label, "device": lat.device, "batch": lat.batch, "ms": lat.ms, **lat.breakdown})
     return pd.DataFrame(rows, columns=["model", "device", "batch", "ms", *CATEGORIES])
 
 

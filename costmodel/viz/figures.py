@@ -292,6 +292,9 @@ def breakdown_bars(breakdown: pd.DataFrame, *, title: str | None = None) -> go.F
     totals = breakdown[list(CATEGORIES)].sum(axis=1)
     labels = [f"{r.model}<br>{display_name(r.device)}, batch {r.batch}: {ms_text(t)}"
               for r, t in zip(breakdown.itertuples(), totals)]
+    if len(set(labels)) < len(labels):  # plotly would stack them on one bar, past 100%
+        raise ValueError("breakdown rows repeat a model on a device: name the models apart "
+                         "(costmodel.studies.evaluate.breakdown's names)")
     fig = go.Figure()
     for cat in CATEGORIES:
         share = 100 * breakdown[cat] / totals.where(totals > 0)
