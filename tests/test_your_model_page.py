@@ -94,6 +94,7 @@ def test_the_lint_panel_drops_into_any_page():
     app = AppTest.from_function(page, default_timeout=60).run()
     assert not app.exception
     assert app.selectbox(key="zoo_device").value == "gtx1080ti"  # the paper's GPU, at its batch
+    assert any(m.value.startswith("**Guideline findings on GTX 1080 Ti (paper)**") for m in app.markdown)  # no key
     counts = {m.label: m.value for m in app.metric}
     assert counts == {"G1": "0 findings", "G2": "10 findings", "G3": "0 findings", "G4": "0 findings"}
 

@@ -12,6 +12,7 @@ from costmodel.app import ui
 from costmodel.studies import lint as rules
 from costmodel.studies.evaluate import Settings, Source, profile
 from costmodel.studies.lint import DEFAULT_DEVICE, LintResult
+from costmodel.viz.labels import device_label
 
 SHOWN = 12  # findings listed before "show all"
 
@@ -29,10 +30,10 @@ def _default(names: Sequence[str]) -> int:
     return list(names).index(DEFAULT_DEVICE) if DEFAULT_DEVICE in names else 0
 
 
-def _show(result: LintResult, *, key: str) -> None:
-    """Per-guideline counts and costs, then the costliest findings with module path and evidence."""
-    st.markdown(f"**Guideline findings on {result.device}** - {result.total_ms:.4g} ms predicted at batch "
-                f"{result.batch}")
+def _show(result: LintResult, device: str, *, key: str) -> None:
+    """Per-guideline counts and costs on `device` (its label), then the costliest findings with module path and
+    evidence."""
+    st.markdown(f"**Guideline findings on {device}** - {result.total_ms:.4g} ms predicted at batch {result.batch}")
     for column, row in zip(st.columns(len(rules.GUIDELINES)), result.by_guideline().itertuples(index=False)):
         count = f"{row.findings} finding{'' if row.findings == 1 else 's'}"
         column.metric(row.guideline, count, f"{row.cost_ms:.3g} ms", help=f"{row.guideline}: {row.statement}",
@@ -54,7 +55,7 @@ def _show(result: LintResult, *, key: str) -> None:
         exported = table[["guideline", "cost_ms", "share", "module", "block", "evidence"]].rename(
             columns={"cost_ms": "cost (ms)", "share": "share of time"})
         ui.table_buttons(exported, f"{key}_findings",
-                         caption=f"ShuffleNet V2 guideline findings on {result.device} at batch {result.batch}")
+                         caption=f"ShuffleNet V2 guideline findings on {device} at batch {result.batch}")
     st.caption(_HOW)
 
 
@@ -65,10 +66,10 @@ def source_lint_panel(source: Source, settings: Settings, *, key: str, persist: 
     under the same name is never served stale from disk."""
     names = [profile(device).name for device in settings.devices]
     device = st.selectbox("Device", settings.devices, index=_default(names), key=f"{key}_device",
-                          format_func=lambda d: profile(d).name)
+                          format_func=lambda d: f"{device_label(profile(d))} ({profile(d).name})")
     if persist:
         result = ui.compute(evaluate.findings, source, device, settings)
     else:
         result = evaluate.findings(source, device, settings)
-    _show(result, key=key)
+    _show(result, device_label(profile(device)), key=key)
     return result
