@@ -17,8 +17,8 @@ from costmodel.studies import sweep
 from costmodel.studies.evaluate import Settings, profile
 from costmodel.studies.optimal_scaling import method_rows
 from costmodel.viz import tables
-from costmodel.viz.figures import (METHOD_COLORS, captioned, cell, color_of, pareto_front, scatter_grid, scatter_layout,
-                                   style, x_title, y_title)
+from costmodel.viz.figures import (METHOD_COLORS, captioned, cell, color_of, log_ticks, pareto_front, scatter_grid,
+                                   scatter_layout, style, x_title, y_title)
 from costmodel.viz.labels import device_label, display_name
 
 _UNITS = {"flops": "FLOPs (multiply-adds)", "params": "parameters", "mac_elements": "MAC (elements)",
@@ -123,7 +123,8 @@ def pareto_figure(results: pd.DataFrame, devices: Sequence[str], value: str = "f
                                  line=dict(shape="hv", color="black", width=1.5), marker=dict(size=8, color="black"),
                                  hovertemplate="%{text}<br>%{x:.4g} ms, %{y:.4g}<extra>front</extra>"), **at)
         _device_axes(fig, index, cols, results, device, axis_title(value))
-    fig.update_yaxes(type="log" if value in LOG_METRICS else None)  # every panel, not only the first
+    if value in LOG_METRICS:  # every panel, not only the first
+        fig.update_yaxes(type="log", **log_ticks(ok[value]))
     return scatter_layout(fig, title, plot_h)
 
 
@@ -131,7 +132,7 @@ def _device_axes(fig: go.Figure, index: int, cols: int, results: pd.DataFrame, d
     """Panel `index`'s axes: log latency at the device's batch below it (its title names the device), `y_title`
     on the first panel of each row."""
     fig.update_xaxes(title_text=x_title(f"predicted latency (ms{_batch_text(results, device)})", cols), type="log",
-                     **cell(index, cols))
+                     **log_ticks(results[f"ms:{device}"]), **cell(index, cols))
     if index % cols == 0:
         fig.update_yaxes(title_text=y_title, **cell(index, cols))
 
@@ -172,7 +173,7 @@ def scaling_panel(frame: pd.DataFrame, table: pd.DataFrame, budgets: Mapping[str
                           **at)
         fig.add_vline(x=budgets[device], line=dict(color="#CC0000", dash="dash", width=1), **at)
         _device_axes(fig, index, cols, frame, device, "FLOPs (multiply-adds)")
-    fig.update_yaxes(type="log")
+    fig.update_yaxes(type="log", **log_ticks(frame["flops"]))
     return captioned(scatter_layout(fig, title, plot_h), "Stars (budget pick): the most FLOPs each method reaches "
                      "within the device's budget, coloured as its curve (large red star: the device-optimal "
                      "multipliers); dashed red line: the budget.")

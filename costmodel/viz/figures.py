@@ -469,6 +469,14 @@ def x_title(text: str, cols: int) -> str:
     return wrap(text, _panel_width(cols, SCATTER_BESIDE), FONT["size"])
 
 
+def log_ticks(values: Sequence[float] | pd.Series) -> dict[str, str]:
+    """Tick settings of a log axis over `values`: labels at 1, 2 and 5 of each decade once they span one (in a
+    narrow panel plotly labels every digit 1-9, which crowd); plotly's own ticks over a shorter span."""
+    positive = pd.Series(values, dtype=float)
+    positive = positive[positive > 0]
+    return {"dtick": "D2"} if len(positive) and positive.max() >= 10 * positive.min() else {}
+
+
 def y_title(text: str, height: float) -> str:
     """A single panel's y axis title, wrapped to the plot area of a figure `height` px high (long device names
     ran off its top and bottom)."""
