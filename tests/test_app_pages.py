@@ -22,7 +22,7 @@ from costmodel.app.lint_view import SHOWN
 from costmodel.studies.profile_views import profile_machine
 from costmodel.latency.profiles import PROFILE_DIR, list_profiles, load_profile, profile_names
 from costmodel.sources.names import load_model
-from costmodel.units import si
+from costmodel.units import ms as ms_text, si
 from costmodel.viz.labels import device_label
 from costmodel.zoo.layers import round_to_multiple
 from costmodel.zoo.shufflenet_v1 import ShuffleV1Unit
@@ -185,7 +185,7 @@ def test_g1_ratio_and_column_change_your_setting() -> None:
         c1 = math.floor(c / math.sqrt(12) + 1e-9)
         rep = engine("g1_pointwise", c1=c1, c2=12 * c1)
         g1 = metrics(app.tabs[0])
-        assert g1[f"{device.name} ({device.unit}, batch 1)"] == f"{predict(rep, device).throughput:.4g}"
+        assert g1[f"{device_label(device)}, {device.unit}, batch 1"] == f"{predict(rep, device).throughput:.4g}"
         # each device's network has its own "Your setting" FLOPs (the GPU and CPU/ARM widths differ)
         assert si(rep.summary["flops"], "MAdds") in [m.value for m in app.tabs[0].metric
                                                     if m.label == "Your setting: 1:12 (yours)"]
@@ -202,7 +202,7 @@ def test_g2_g3_g4_controls() -> None:
                       "Your setting: ReLU no, shortcut yes"]
     rep = engine("g4_bottleneck", relu=False, shortcut=True, c=32)  # Table 4's first columns: c = 32
     for device in PROFILES:
-        assert (metrics(app.tabs[3])[f"{device.name} ({device.unit}, batch 1)"]
+        assert (metrics(app.tabs[3])[f"{device_label(device)}, {device.unit}, batch 1"]
                 == f"{predict(rep, device).throughput:.4g}")
 
 
@@ -217,7 +217,7 @@ def test_phi_and_bases_change_the_point() -> None:
     assert shown["Resolution"] == f"{round_to_multiple(224 * 1.15 ** 2.5, 4)} px"
     for device in PROFILES:
         timed = predict(engine("efficientnet", device.batch, phi=2.5), device)
-        assert shown[f"{device_label(device)} (ms, batch {device.batch})"] == f"{timed.ms:.4g} ms"
+        assert shown[f"{device_label(device)} (ms, batch {device.batch})"] == ms_text(timed.ms)  # units.py's rule
     assert not app.warning
     one = next(p for p in PROFILES if p.batch == 1)  # new bases mean new curves: keep them to one batch size
     app.sidebar.multiselect(key="_settings.devices").set_value([one.name])
