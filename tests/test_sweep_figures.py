@@ -63,8 +63,9 @@ def test_seven_shipped_devices_wrap_into_rows_with_hardware_names_and_alike_axes
 
 
 def test_log_axes_label_only_1_2_and_5_of_a_decade_once_the_data_span_one() -> None:
+    # FLOPs and wide's latencies span two decades, narrow's 4%
     frame = pd.DataFrame([{"point": str(w), "status": "complete", "flops": 1e7 * w, "ms:wide": w,
-                           "ms:narrow": 2 + w / 100} for w in (1, 3, 30, 90)])  # FLOPs and wide's latencies span two decades, narrow's 4%
+                           "ms:narrow": 2 + w / 100} for w in (1, 3, 30, 90)])
     fig = design_space.pareto_figure(frame, ["wide", "narrow"])
     assert (fig.layout.xaxis.dtick, fig.layout.yaxis.dtick, fig.layout.yaxis2.dtick) == ("D2", "D2", "D2")
     assert fig.layout.xaxis2.dtick is None  # labels 1, 2 and 5 would leave a 4% span with no tick at all
