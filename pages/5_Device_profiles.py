@@ -17,7 +17,7 @@ with header(
     from costmodel.app import ui
     from costmodel.latency.profiles import loads_profile
     from costmodel.studies.evaluate import ZooModel
-    from costmodel.viz.labels import device_label
+    from costmodel.viz.labels import choice_label, device_label
     from costmodel.zoo import ARCHS
 
 settings = ui.sidebar()
@@ -28,7 +28,7 @@ ui.table(profile_views.summary(settings), "profiles",
                  "algorithm, which a GPU's robust fit leaves aside on purpose. Unseen: the error on whole networks "
                  "of families the profile was never fitted or tuned on, at its batch (empty: none was timed).")
 
-name = st.selectbox("Profile", settings.devices, format_func=lambda d: f"{device_label(evaluate.profile(d))} ({d})",
+name = st.selectbox("Profile", settings.devices, format_func=lambda d: choice_label(evaluate.profile(d)),
                     key="profile")
 device = evaluate.profile(name)
 label = device_label(device)

@@ -12,7 +12,7 @@ from costmodel.app import ui
 from costmodel.studies import lint as rules
 from costmodel.studies.evaluate import Settings, Source, profile
 from costmodel.studies.lint import DEFAULT_DEVICE, LintResult
-from costmodel.viz.labels import device_label
+from costmodel.viz.labels import choice_label, device_label
 
 SHOWN = 12  # findings listed before "show all"
 
@@ -66,7 +66,7 @@ def source_lint_panel(source: Source, settings: Settings, *, key: str, persist: 
     under the same name is never served stale from disk."""
     names = [profile(device).name for device in settings.devices]
     device = st.selectbox("Device", settings.devices, index=_default(names), key=f"{key}_device",
-                          format_func=lambda d: f"{device_label(profile(d))} ({profile(d).name})")
+                          format_func=lambda d: choice_label(profile(d)))
     if persist:
         result = ui.compute(evaluate.findings, source, device, settings)
     else:

@@ -27,6 +27,11 @@ def device_label(device: DeviceProfile | str) -> str:
     return f"{name} ({device.source.method}{at_batch})"
 
 
+def choice_label(device: DeviceProfile) -> str:
+    """A device in a picker: its hardware, then the profile name the sidebar and the CLI use."""
+    return f"{device_label(device)} ({device.name})"
+
+
 def display_name(key: str) -> str:
     """A shipped profile's key ('gtx1080ti') -> its `device_label`; any other name (an uploaded profile's own)
     is already the user's words and stays."""
