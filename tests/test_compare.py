@@ -58,10 +58,15 @@ def test_totals_are_the_reports_and_the_latency_models(result):
 
 
 def test_metrics_side_by_side(result):
-    metrics = result.metrics.set_index(["metric", "unit"])
-    assert metrics.at[("FLOPs", "multiply-adds"), "ratio"] == pytest.approx(
+    flops = result.metrics[result.metrics["metric"] == "FLOPs"]
+    assert flops["unit"].tolist() == ["multiply-adds"]
+    assert flops["ratio"].iloc[0] == pytest.approx(
         report_of("shufflenet_v2").summary["flops"] / report_of("shufflenet_v1", groups=8).summary["flops"])
-    assert {f"Latency {p.name}" for p in PROFILES} <= set(result.metrics["metric"])
+    latency = result.metrics[result.metrics["metric"] == "Latency"]
+    assert latency["device"].tolist() == [p.name for p in PROFILES]
+    assert latency["a"].tolist() == pytest.approx([predict(report_of("shufflenet_v1", groups=8), p).ms
+                                                   for p in PROFILES])
+    assert result.metrics.loc[result.metrics["metric"] == "FLOPs", "device"].isna().all()
     assert result.a == "shufflenet_v1(groups=8)" and result.b == "shufflenet_v2"
 
 
@@ -159,3 +164,4 @@ def test_compare_json_is_strict_json_when_a_ratio_has_no_denominator(capsys):
     result = json.loads(capsys.readouterr().out, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
     zero = [row for row in result["metrics"] if row["a"] == 0]
     assert zero and all(row["ratio"] is None for row in zero)
+    assert {row["device"] for row in result["metrics"]} == {None, "gtx1080ti"}  # costs name no device

@@ -44,7 +44,7 @@ class Comparison:
 
     a: str
     b: str
-    metrics: pd.DataFrame  # metric, unit, a, b, delta, ratio (b / a)
+    metrics: pd.DataFrame  # metric, device (None for costs), unit, a, b, delta, ratio (b / a)
     costs: pd.DataFrame  # quantity, unit, category (..., Total), a, b, delta
     latency: pd.DataFrame  # device, category (..., Total), a, b, delta - in ms
     unknown_ops: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())  # of A and B: their totals leave these out
@@ -58,34 +58,36 @@ class Comparison:
                 "unknown_ops": {"a": list(self.unknown_ops[0]), "b": list(self.unknown_ops[1])}, **tables}
 
 
-def _metric_rows(report: Report) -> dict[tuple[str, str], float]:
+Row = tuple[str, str | None, str]  # metric, device (None: a cost of the model itself), unit
+
+
+def _metric_rows(report: Report) -> dict[Row, float]:
     s = report.summary
     frag = s["fragmentation"]
     return {
-        ("FLOPs", "multiply-adds"): s["flops"],
-        ("Params", "parameters"): s["params"],
-        ("MAC", "elements"): s["mac_elements"],
-        ("MAC", "bytes"): s["mac_bytes"],
-        ("Arithmetic intensity", "multiply-adds per byte"): s["arithmetic_intensity"],
-        ("Elementwise ops", "ops"): s["elementwise"]["ops"],
-        ("Data-movement ops", "ops"): s["data_movement"]["ops"],
-        ("Kernels", "kernel launches"): frag["kernels"],
-        ("Blocks", "blocks"): frag["blocks"],
-        ("Width", "mean parallel compute ops per block"): frag["width_mean"],
+        ("FLOPs", None, "multiply-adds"): s["flops"],
+        ("Params", None, "parameters"): s["params"],
+        ("MAC", None, "elements"): s["mac_elements"],
+        ("MAC", None, "bytes"): s["mac_bytes"],
+        ("Arithmetic intensity", None, "multiply-adds per byte"): s["arithmetic_intensity"],
+        ("Elementwise ops", None, "ops"): s["elementwise"]["ops"],
+        ("Data-movement ops", None, "ops"): s["data_movement"]["ops"],
+        ("Kernels", None, "kernel launches"): frag["kernels"],
+        ("Blocks", None, "blocks"): frag["blocks"],
+        ("Width", None, "mean parallel compute ops per block"): frag["width_mean"],
     }
 
 
-def _latency_rows(latencies: Sequence[Latency]) -> dict[tuple[str, str], float]:
-    rows: dict[tuple[str, str], float] = {}
+def _latency_rows(latencies: Sequence[Latency]) -> dict[Row, float]:
+    rows: dict[Row, float] = {}
     for latency in latencies:
-        rows[(f"Latency {latency.device}", f"ms (batch {latency.batch})")] = latency.ms
-        rows[(f"Throughput {latency.device}", latency.unit)] = latency.throughput
+        rows[("Latency", latency.device, f"ms (batch {latency.batch})")] = latency.ms
+        rows[("Throughput", latency.device, latency.unit)] = latency.throughput
     return rows
 
 
-def _side_by_side(a: dict[tuple[str, str], float], b: dict[tuple[str, str], float]) -> pd.DataFrame:
-    frame = pd.DataFrame([(metric, unit, a[metric, unit], b[metric, unit]) for metric, unit in a],
-                         columns=["metric", "unit", "a", "b"])
+def _side_by_side(a: dict[Row, float], b: dict[Row, float]) -> pd.DataFrame:
+    frame = pd.DataFrame([(*row, a[row], b[row]) for row in a], columns=["metric", "device", "unit", "a", "b"])
     frame["delta"] = frame["b"] - frame["a"]
     frame["ratio"] = frame["b"] / frame["a"].where(frame["a"] != 0)
     return frame
@@ -131,8 +133,10 @@ HEADERS = {"a": "A", "b": "B", "delta": "B - A", "ratio": "B / A"}
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
     """A table of this module for people: values with SI prefixes (deltas signed), ratios to 3 digits,
-    headers A, B, B - A, B / A."""
+    headers A, B, B - A, B / A, no device named on a model's own costs."""
     out = frame.copy()
+    if "device" in out:
+        out["device"] = out["device"].fillna("")
     for column in ("a", "b"):
         out[column] = [si(v) for v in frame[column]]
     out["delta"] = [("+" if v > 0 else "") + si(v) for v in frame["delta"]]

@@ -150,12 +150,11 @@ def ab_latency(latency: pd.DataFrame, settings: Settings) -> pd.DataFrame:
 
 
 def ab_metrics(metrics: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """costmodel.studies.compare's metrics table for people: its latency and throughput rows name the device by its
-    label ('Latency GTX 1080 Ti (paper)', not the profile key), values as compare.readable prints them."""
+    """costmodel.studies.compare's metrics table for people: devices named by their hardware ('GTX 1080 Ti
+    (paper)', not the profile key), values as compare.readable prints them."""
     names = _device_names(settings)
     out = compare.readable(metrics)
-    out["metric"] = [f"{kind} {names[rest]}" if rest in names else metric
-                     for metric, (kind, _, rest) in ((m, m.partition(" ")) for m in metrics["metric"])]
+    out["device"] = [names.get(device, device) for device in out["device"]]
     return out
 
 
