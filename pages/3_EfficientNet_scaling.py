@@ -13,6 +13,7 @@ with header(
     "by about (alpha beta^2 gamma^2)^phi. The dotted curves scale one dimension alone to the same nominal FLOPs "
     "(EfficientNet Figure 8's comparison): at equal FLOPs, which is fastest on your device?"):
     from costmodel.viz import catalog, figures, tables
+    from costmodel.viz.labels import device_label
     from costmodel.studies import evaluate, scaling
     from costmodel.app import ui
     from costmodel.units import bytes_, ms, si
@@ -49,7 +50,7 @@ latencies = {k: h for k, h in tables.device_headers(settings).items() if k.start
 labels, values = [h.replace(" latency", "") for h in latencies.values()], [ms(point[k]) for k in latencies]
 for column, label, value in zip(metric_grid(labels, values), labels, values):
     column.metric(label, value)
-st.caption(evaluate.trust(settings))
+st.caption(evaluate.trust(settings, device_label))
 with st.expander("Per-stage configuration (EfficientNet Table 1 layout)"):
     ui.table(tables.readable(ui.compute(scaling.stages, phi, bases), settings), "scaling_stages",
              caption=f"EfficientNet stages at phi = {phi:g} (alpha={alpha:g}, beta={beta:g}, gamma={gamma:g}).")

@@ -10,6 +10,7 @@ from costmodel.app.header import header, metric_grid
 with header("Model zoo", "Every architecture of the zoo, built from its paper's tables. FLOPs are "
             "multiply-adds per image; latency is predicted per device at the batch in the sidebar."):
     from costmodel.viz import catalog, figures, tables
+    from costmodel.viz.labels import device_label, display_name
     from costmodel.studies import evaluate, ranking
     from costmodel.app import pickers, ui
     from costmodel.studies.evaluate import ZooModel
@@ -33,7 +34,7 @@ with right:
                                     "goes"), "zoo_model_breakdown")
     if note := evaluate.host_bound(model, settings):
         st.info(note)
-    st.caption(evaluate.trust(settings))
+    st.caption(evaluate.trust(settings, device_label))
 with st.expander("Per block"):
     ui.table(tables.readable(evaluate.block_table(model, settings), settings), "zoo_model_blocks",
              caption=f"{model.label}: per-block kernels, width, costs and predicted ms.")
@@ -61,7 +62,7 @@ w = b.slider("w", -0.5, 0.0, ranking.DEFAULT_W, 0.01, key="w", help="MnasNet: -0
 with ui.guard():
     ranked = ranking.rank(zoo.long, target, w)
 best = ranked[ranked["rank"] == 1].drop_duplicates("device")
-labels = [f"Best on {device}" for device in best["device"]]
+labels = [f"Best on {display_name(device)}" for device in best["device"]]
 for column, label, top in zip(metric_grid(labels, list(best["model"])), labels, best.itertuples()):
     column.metric(label, top.model, f"reward {top.reward:.4f}", delta_color="off", delta_arrow="off")
 ui.chart(catalog.ranking_figure(ranked, target, w), "zoo_ranking")

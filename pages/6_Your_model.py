@@ -16,6 +16,7 @@ with header(
     "image; latency is predicted per device at the batch in the sidebar."):
     from costmodel.studies import evaluate, yourmodel
     from costmodel.viz import figures, tables
+    from costmodel.viz.labels import device_label
     from costmodel.app import settings as operator
     from costmodel.app import pickers, ui
     from costmodel.studies.compare import compare, readable
@@ -88,12 +89,12 @@ def show_report(model: yourmodel.UserModel) -> None:
         st.warning(f"Partial: totals exclude ops the engine does not know ({unknown}).")
     ui.table(tables.readable(evaluate.rows([model], settings), settings), "your_model",
              caption=f"{model.label}: costs (FLOPs = multiply-adds, per image) and predicted latency per device.")
-    st.caption(evaluate.trust(settings))
+    st.caption(evaluate.trust(settings, device_label))
     ui.chart(figures.breakdown_bars(evaluate.breakdown([model], settings), title=f"{model.label}: where the time goes"),
              "your_model_breakdown")
     if st.toggle("Draw the op graph", len(per_image.ops) <= GRAPH_OPS, key="draw_graph"):
         first = settings.devices[0]
-        title = f"{model.label} (node size = predicted time on {evaluate.profile(first).name})"
+        title = f"{model.label} (node size = predicted time on {device_label(first)})"
         ui.chart(figures.op_graphs({model.label: per_image.graph}, size_by="time", title=title,
                                    times_ms={model.label: evaluate.op_times(model, first, settings)}),
                  "your_model_graph")

@@ -116,6 +116,8 @@ def test_home_headline_and_sidebar() -> None:
         ratio = max(b["ms"] / a["ms"] for a in mine for b in mine
                     if abs(a["flops"] - b["flops"]) <= 0.1 * min(a["flops"], b["flops"]) and a["ms"] < b["ms"])
         assert metrics(app)[f"{device_label(device)}, batch {device.batch}"] == f"{ratio:.2f}x slower"  # no keys
+    chips = app.sidebar.multiselect(key="_settings.devices")
+    assert chips.options == [device_label(device) for device in PROFILES]  # the sidebar names hardware too
     app.sidebar.selectbox(key="_settings.batch").set_value(1).run()
     assert all(label.endswith(", batch 1") for label in metrics(app))
     app.sidebar.multiselect(key="_settings.devices").set_value([]).run()
@@ -227,7 +229,7 @@ def test_phi_and_bases_change_the_point() -> None:
                                                        "MAdds")
     assert any("far from 2" in w.value for w in app.warning)
     trust = next(c.value for c in app.caption if c.value.startswith("How far to trust these times"))
-    assert [p.name for p in PROFILES if f"**{p.name}**" in trust] == [one.name]  # the devices shown only
+    assert [p.name for p in PROFILES if f"**{device_label(p)}**" in trust] == [one.name]  # the devices shown only
 
 
 def test_a_phi_beyond_the_zoo_shows_the_largest_the_bases_allow() -> None:
@@ -269,7 +271,7 @@ def test_any_zoo_model_and_the_reward_ranking() -> None:
         engine("mobilenet_v2", width=0.75).summary["flops"] / 1e6, DISPLAYED)
     trust = next(c.value for c in app.caption if c.value.startswith("How far to trust these times"))
     for device in PROFILES:  # each device's whole-network error at its own batch (the sidebar's default)
-        assert f"**{device.name}**: {validated.trust(device, device.batch, 'eager', True)}" in trust
+        assert f"**{device_label(device)}**: {validated.trust(device, device.batch, 'eager', True)}" in trust
 
     app.slider(key="target_ms").set_value(20.0)
     app.slider(key="w").set_value(-0.3)
@@ -277,7 +279,7 @@ def test_any_zoo_model_and_the_reward_ranking() -> None:
     for device in PROFILES:  # MnasNet's reward ACC x (LAT / T)^w, T = 20 ms, w = -0.3: the best per device
         mine = [p for p in published_points() if p["device"] == device.name]
         best = max(mine, key=lambda p: p["top1"] / 100 * (p["ms"] / 20.0) ** -0.3)
-        assert metrics(app)[f"Best on {device.name}"] == best["model"]
+        assert metrics(app)[f"Best on {device_label(device)}"] == best["model"]
 
 
 def test_impossible_zoo_parameters_show_an_error() -> None:

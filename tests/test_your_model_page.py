@@ -16,6 +16,7 @@ from costmodel.latency.model import predict
 from costmodel.viz import tables
 from costmodel.studies.evaluate import Settings, device_batch, profiles
 from costmodel.units import si
+from costmodel.viz.labels import device_label
 from costmodel.sources.names import load_model
 from costmodel.sources.userfile import load_user_model
 
@@ -65,8 +66,16 @@ def test_a_valid_file_gives_the_engines_numbers_and_findings(app):
         assert row[headers[f"ms:{device.name}"]] == pytest.approx(expected)
     g1 = next(m for m in app.metric if m.label.startswith("G1"))
     assert g1.value == "1 finding"  # the 1x1 expansion 16 -> 96
-    ab = next(d.value for d in app.dataframe if d.value.columns[0] == "metric").set_index(["metric", "unit"])
-    assert ab.at[("FLOPs", "multiply-adds"), "A"] == si(analyze(model, (1, *SAMPLE)).summary["flops"])
+    ab = next(d.value for d in app.dataframe if d.value.columns[0] == "metric")
+    ab = ab.set_index(["metric", "device", "unit"])
+    assert ab.at[("FLOPs", "", "multiply-adds"), "A"] == si(analyze(model, (1, *SAMPLE)).summary["flops"])
+    for device in profiles(settings):  # devices by their hardware, in the A/B table and the trust caption
+        assert ab.at[("Latency", device_label(device), f"ms (batch {device.batch})"), "A"] == si(
+            predict(analyze(model, (device.batch, *SAMPLE)), device).ms)
+        assert f"**{device_label(device)}**: " in next(c.value for c in app.caption if c.value.startswith("How far"))
+    graph = [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in app.get("plotly_chart")]
+    first = profiles(settings)[0]
+    assert any(title.endswith(f"(node size = predicted time on {device_label(first)})") for title in graph)
 
 
 @pytest.mark.parametrize(("filename", "words"), [

@@ -25,7 +25,7 @@ import streamlit as st
 from costmodel.viz import export, figures, styles, tables
 from costmodel.engine.analysis import DTYPE_BYTES
 from costmodel.errors import CostModelError
-from costmodel.studies.evaluate import Settings, profile
+from costmodel.studies.evaluate import Settings
 from costmodel.latency.profiles import DeviceProfile, parse_profile, profile_names, save_profile
 from costmodel.latency.schedule import MODES
 from costmodel.zoo import ArchSpec
@@ -35,6 +35,7 @@ from costmodel.app import settings as operator_settings
 from costmodel.app import workers
 from costmodel.studies import scaling
 from costmodel.viz import catalog
+from costmodel.viz.labels import device_label
 
 OWN_BATCH = 0  # sidebar value meaning "each profile's own batch"
 OWN_BATCH_WORDS = "each profile's own (h200_bN: N, gtx1080ti: 8, CPU/ARM: 1)"
@@ -83,9 +84,9 @@ def add_profile(data: object, origin: str = "uploaded file") -> tuple[DeviceProf
 
 
 def _device_label(option: str) -> str:
+    """A sidebar chip: the hardware as every chart names it, or an uploaded profile's own name."""
     if option in profile_names():
-        device = profile(option)
-        return f"{device.name} ({device.kind}, batch {device.batch})"
+        return device_label(option)
     return f"{Path(option).stem.rsplit('-', 1)[0]} (uploaded)"
 
 

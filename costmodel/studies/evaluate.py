@@ -9,7 +9,7 @@ configurations.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -159,15 +159,16 @@ def host_bound(source: Source, settings: Settings) -> str | None:
             f"shows where the GPU works, not what the run waits for; fewer ops or a CUDA graph (--mode graph) help.")
 
 
-def trust(settings: Settings) -> str:
+def trust(settings: Settings, label: Callable[[DeviceProfile], str]) -> str:
     """How far to trust the predicted times on every device shown, as a markdown list: each profile's error on
     whole networks it was never fitted or tuned on, at its batch and in the GPU mode shown
-    (costmodel.studies.validated), or why it has none."""
+    (costmodel.studies.validated), or why it has none. `label` names a device as the page's charts do (the
+    views name hardware; this layer knows only profiles)."""
     lines = []
     for name in settings.devices:
         device = profile(name)
         batch = device_batch(device, settings)
-        lines.append(f"- **{device.name}**: {validated.trust(device, batch, settings.mode, settings.fold_bn)}")
+        lines.append(f"- **{label(device)}**: {validated.trust(device, batch, settings.mode, settings.fold_bn)}")
     return "How far to trust these times:\n" + "\n".join(lines)
 
 
