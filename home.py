@@ -17,7 +17,7 @@ with header(
     from costmodel.app import ui
     from costmodel.studies import zoo_table
     from costmodel.units import si
-    from costmodel.viz.labels import display_name
+    from costmodel.viz.labels import at_batch
 
 settings = ui.sidebar()
 
@@ -27,7 +27,7 @@ zoo = ui.compute(catalog.zoo_panel, settings, spinner="Analysing the zoo on ever
 
 st.subheader("Same FLOPs, different speed")
 pairs = zoo_table.same_flops_pairs(zoo.long)
-labels = [f"{display_name(pair.device)}, batch {pair.batch}" for pair in pairs.itertuples()]
+labels = [at_batch(pair.device, pair.batch) for pair in pairs.itertuples()]
 values = [f"{pair.ratio:.2f}x slower" for pair in pairs.itertuples()]
 for column, pair, label, value in zip(metric_grid(labels, values), pairs.itertuples(), labels, values):
     column.metric(label, value,

@@ -16,7 +16,7 @@ with header(
     from costmodel.studies import guideline_sweeps
     from costmodel.app import ui
     from costmodel.units import bytes_, si
-    from costmodel.viz.labels import display_name
+    from costmodel.viz.labels import at_batch
     from costmodel.zoo.guidelines import STRUCTURES
 
 settings = ui.sidebar()
@@ -63,7 +63,7 @@ for table, tab in zip(guideline_sweeps.GUIDELINES, tabs):
         # A GPU and a CPU/ARM profile run networks of different channel counts: each with its own FLOPs and MAC
         for net in guideline_sweeps.your_networks(frame):
             st.caption(f"{net.title}:")
-            labels = [f"Your setting: {net.setting}"] + [f"{display_name(d.device)}, {d.unit}, batch {d.batch}"
+            labels = [f"Your setting: {net.setting}"] + [at_batch(d.device, d.batch, d.unit)
                                                          for d in net.devices.itertuples()]
             values = [si(net.flops, "MAdds")] + [f"{d.predicted:.4g}" for d in net.devices.itertuples()]
             columns = metric_grid(labels, values)

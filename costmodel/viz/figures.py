@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 
 from costmodel.engine.kinds import CATEGORIES
 from costmodel.units import HOVER, bytes_, ms as ms_text, si
-from costmodel.viz.labels import display_name
+from costmodel.viz.labels import at_batch
 from costmodel.viz.styles import wrap
 
 # Okabe-Ito based: distinguishable with colour-blindness and in greyscale print.
@@ -290,7 +290,7 @@ def breakdown_bars(breakdown: pd.DataFrame, *, title: str | None = None) -> go.F
     (Conv, Elemwise, Data, Shuffle, Other). Bars show each category's share of the predicted time, as
     ShuffleNet V2 Figure 2; hover and the right-hand labels give ms."""
     totals = breakdown[list(CATEGORIES)].sum(axis=1)
-    labels = [f"{r.model}<br>{display_name(r.device)}, batch {r.batch}: {ms_text(t)}"
+    labels = [f"{r.model}<br>{at_batch(r.device, r.batch)}: {ms_text(t)}"
               for r, t in zip(breakdown.itertuples(), totals)]
     if len(set(labels)) < len(labels):  # plotly would stack them on one bar, past 100%
         raise ValueError("breakdown rows repeat a model on a device: name the models apart "

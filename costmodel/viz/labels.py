@@ -38,6 +38,12 @@ def display_name(key: str) -> str:
     return device_label(key) if key in profile_names() else key
 
 
+def at_batch(device: str, batch: int, unit: str = "") -> str:
+    """'H200 (measured at batch 8), batches/s, batch 32': a number of one device at one batch (the batch shown
+    may differ from the profile's own), with its unit when the label is all a reader sees of it."""
+    return ", ".join([display_name(device), *([unit] if unit else []), f"batch {batch}"])
+
+
 def channels_label(config: str) -> str:
     """'c1=128, c2=128' or 'g=1, c=128' (a zoo config) -> 'c = 128': the channels a paper's column is named by
     (ShuffleNet V2 Tables 1-4 use c1 = c2 = c in their first row)."""
