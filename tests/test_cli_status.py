@@ -49,3 +49,14 @@ def test_export_on_a_terminal_says_what_it_computes_and_renders(tmp_path: Path, 
     assert main(["export", "g1", "--out", str(tmp_path / "g1.pdf"), "--device", "gtx1080ti"]) == 0
     assert "computing figure g1 on 1 device(s)... 0 s" in screen.getvalue()
     assert "rendering PDF with Chromium... 0 s" in screen.getvalue()
+
+
+def test_analyze_on_a_terminal_says_it_starts_then_what_it_traces(monkeypatch: pytest.MonkeyPatch, capsys):
+    """The seconds before a report (importing PyTorch, then building and tracing the model) show on a terminal;
+    the report itself goes to stdout as before."""
+    screen = Terminal()
+    monkeypatch.setattr("sys.stderr", screen)
+    assert main(["analyze", "shufflenet_v2(width=0.5)"]) == 0
+    assert "starting (loading PyTorch)... 0 s" in screen.getvalue()
+    assert "building and tracing shufflenet_v2(width=0.5)... 0 s" in screen.getvalue()
+    assert screen.getvalue().endswith(ERASE_LINE) and "FLOPs" in capsys.readouterr().out

@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass
 from typing import NoReturn
 
+from costmodel.cli.status import status
 from costmodel.errors import CostModelError
 
 
@@ -67,7 +68,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     for command in COMMANDS:
         child = sub.add_parser(command.name, help=command.help, description=command.description or command.help)
         if command.name == chosen:
-            module = importlib.import_module(command.module)
+            with status("starting (loading PyTorch)..."):
+                module = importlib.import_module(command.module)
             module.configure(child)
             child.set_defaults(run=module.run)
     return parser

@@ -7,6 +7,7 @@ import json
 import pandas as pd
 
 from costmodel.cli.paths import output_path
+from costmodel.cli.status import status
 from costmodel.engine.analysis import DTYPE_BYTES, analyze
 from costmodel.errors import CostModelError
 from costmodel.latency.model import Latency, predict
@@ -45,10 +46,11 @@ def report_from_args(args: argparse.Namespace, model_spec: str | None = None, *,
     if args.input and (args.batch is not None or args.resolution is not None):
         raise CostModelError("--input sets the whole input shape, so --batch and --resolution would be ignored",
                              "give the batch and size inside --input N,C,H,W, or drop --input")
-    model, shape, name = load_model(spec, params=parse_params(args.param), resolution=args.resolution,
-                                    batch=args.batch if args.batch is not None else batch or 1,
-                                    input_shape=parse_shape(args.input) if args.input else None)
-    return analyze(model, shape, dtype=args.dtype, fold_bn=not args.keep_bn, arch=name)
+    with status(f"building and tracing {spec}..."):
+        model, shape, name = load_model(spec, params=parse_params(args.param), resolution=args.resolution,
+                                        batch=args.batch if args.batch is not None else batch or 1,
+                                        input_shape=parse_shape(args.input) if args.input else None)
+        return analyze(model, shape, dtype=args.dtype, fold_bn=not args.keep_bn, arch=name)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
