@@ -147,11 +147,16 @@ def test_shipped_calibrated_profiles_are_up_to_date(name):
     stored = json.loads((PROFILE_DIR / f"{name}.json").read_text(encoding="utf-8"))
     assert stored["schema_version"] == SCHEMA_VERSION  # `python -m costmodel.latency.calibrate` rewrites them
     assert fresh.latency_model.fitted == shipped.latency_model.fitted
+    # What the profile predicts must be the fit's to 0.1%. Its parameters only to 1%: the optimum is flat along
+    # the split of a cell's time into host and device parts, and on another CPU (its BLAS) the solver stops
+    # 0.3% along it with the same predictions to 1e-4 (seen on two AMD EPYC machines, 2026-12-02).
+    assert [m.predicted_ms for m in fresh.measurements] == pytest.approx(
+        [m.predicted_ms for m in shipped.measurements], rel=1e-3)
     for kernel, params in fresh.latency_model.kernels.items():
-        assert params.overhead_us == pytest.approx(shipped.latency_model.kernels[kernel].overhead_us, rel=1e-3)
+        assert params.overhead_us == pytest.approx(shipped.latency_model.kernels[kernel].overhead_us, rel=1e-2)
     assert (fresh.host is None) == (shipped.host is None)
     if fresh.host is not None:
-        assert fresh.host.kernels == pytest.approx(shipped.host.kernels, rel=1e-3)
+        assert fresh.host.kernels == pytest.approx(shipped.host.kernels, rel=1e-2)
 
 
 def test_gtx1080ti_cells_are_eager_runs_of_host_and_device_ops_in_issue_order():
