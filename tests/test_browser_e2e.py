@@ -45,8 +45,9 @@ def free_port() -> int:
 
 
 def served_as_deployed() -> dict[str, str]:
-    """This environment without the test suite's in-process setting: the server runs its worker pool."""
-    return {k: v for k, v in os.environ.items() if k != "COSTMODEL_COMPUTE_PROCESSES"}
+    """This environment without the test suite's in-process settings (tests/conftest.py): the server runs its
+    worker pool and warms its slowest panels."""
+    return {k: v for k, v in os.environ.items() if k not in ("COSTMODEL_COMPUTE_PROCESSES", "COSTMODEL_WARM_UP")}
 
 
 @contextlib.contextmanager
