@@ -32,7 +32,7 @@ with right:
              caption=f"{model.label}: costs (FLOPs = multiply-adds) and predicted latency.")
     ui.chart(figures.breakdown_bars(evaluate.breakdown([model], settings), title=f"{model.label}: where the time "
                                     "goes"), "zoo_model_breakdown")
-    if note := evaluate.host_bound(model, settings):
+    if note := evaluate.host_bound(model, settings, device_label):
         st.info(note)
     st.caption(evaluate.trust(settings, device_label))
 with st.expander("Per block"):

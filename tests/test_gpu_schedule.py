@@ -145,19 +145,22 @@ def test_lint_on_a_host_bound_run_says_launches_are_the_cost(capsys):
 
 def test_pages_say_when_the_host_bounds_the_run():
     from costmodel.studies.evaluate import Settings, ZooModel, host_bound
+    from costmodel.viz.labels import device_label
 
     model = ZooModel.of("mobilenet_v2")
-    assert "h200_b1" in host_bound(model, Settings(devices=("h200_b1", "amd_epyc_1t")))
-    assert host_bound(model, Settings(devices=("h200_b1",), mode="graph")) is None
-    assert host_bound(model, Settings(devices=("amd_epyc_1t",))) is None
+    note = host_bound(model, Settings(devices=("h200_b1", "amd_epyc_1t")), device_label)
+    assert note.startswith(f"Host-bound ({device_label('h200_b1')}: ") and "EPYC" not in note  # by hardware
+    assert host_bound(model, Settings(devices=("h200_b1",), mode="graph"), device_label) is None
+    assert host_bound(model, Settings(devices=("amd_epyc_1t",)), device_label) is None
 
 
 def test_zoo_page_says_host_bound_in_eager_mode_and_not_as_a_graph():
     from test_app_pages import page  # AppTest of an app page, with this project's settings
+    from costmodel.viz.labels import device_label
 
     app = page("zoo")
     app.sidebar.multiselect(key="_settings.devices").set_value(["h200_b1"]).run()
-    assert any("Host-bound (h200_b1" in info.value for info in app.info)
+    assert any(f"Host-bound ({device_label('h200_b1')}" in info.value for info in app.info)
     app.sidebar.radio(key="_settings.mode").set_value("graph").run()
     assert not any("Host-bound" in info.value for info in app.info)
 

@@ -147,14 +147,15 @@ def latencies(source: Source, settings: Settings) -> list[Latency]:
     return [latency(source, device, settings) for device in settings.devices]
 
 
-def host_bound(source: Source, settings: Settings) -> str | None:
-    """A sentence naming the devices on which the host, not the device, bounds the run of `source` (eager
-    GPU runs issue kernels slower than the GPU runs them), or None when no run is host-bound."""
-    bound = [lat for lat in latencies(source, settings) if lat.bound == "host"]
+def host_bound(source: Source, settings: Settings, label: Callable[[DeviceProfile], str]) -> str | None:
+    """A sentence naming (by `label`, as `trust`) the devices on which the host, not the device, bounds the run
+    of `source` (eager GPU runs issue kernels slower than the GPU runs them), or None when no run is host-bound."""
+    bound = [(profile(name), lat) for name, lat in zip(settings.devices, latencies(source, settings))
+             if lat.bound == "host"]
     if not bound:
         return None
-    runs = "; ".join(f"{lat.device}: {lat.host_ms:.3g} ms to issue the kernels, {lat.device_ms:.3g} ms of GPU work"
-                     for lat in bound)
+    runs = "; ".join(f"{label(device)}: {lat.host_ms:.3g} ms to issue the kernels, {lat.device_ms:.3g} ms of GPU "
+                     "work" for device, lat in bound)
     return (f"Host-bound ({runs}): the time is the host's kernel launches, so the Figure 2 breakdown (device time) "
             f"shows where the GPU works, not what the run waits for; fewer ops or a CUDA graph (--mode graph) help.")
 
