@@ -35,32 +35,27 @@ label = device_label(device)
 arch = st.selectbox("Network whose ops are drawn on the roofline", tuple(ARCHS), key="roofline_arch",
                     index=tuple(ARCHS).index("shufflenet_v2"))
 model = ZooModel.of(arch)
-roof, fit = st.columns(2)
-with roof:
-    ops = ui.compute(profile_views.roofline_ops, model, name, settings,
-                     spinner=f"Tracing {model.label} for the roofline...")
-    ui.chart(figures.roofline(profile_views.ceilings(device), ops, title=f"{label}: roofline with "
-                              f"{model.label} ops (batch {evaluate.device_batch(device, settings)})"),
-             f"roofline_{device.name}", beside=2)
-with fit:
-    points = profile_views.fit_points(device)
-    source = profile_views.time_source(points)
-    ui.chart(figures.fit_quality(points, title=f"{label}: {source} vs fitted ({device.fit.median_ape:.1f}% "
-                                 "median error)", source=source), f"fit_{device.name}", beside=2)
+ops = ui.compute(profile_views.roofline_ops, model, name, settings,
+                 spinner=f"Tracing {model.label} for the roofline...")
+points = profile_views.fit_points(device)
+source = profile_views.time_source(points)
+ui.charts_beside([
+    (figures.roofline(profile_views.ceilings(device), ops, title=f"{label}: roofline with {model.label} ops "
+                      f"(batch {evaluate.device_batch(device, settings)})"), f"roofline_{device.name}"),
+    (figures.fit_quality(points, title=f"{label}: {source} vs fitted ({device.fit.median_ape:.1f}% median error)",
+                         source=source), f"fit_{device.name}")])
 st.subheader("Where the model is weak")
-by_class, by_family = st.columns(2)
-with by_class:
-    residuals = ui.compute(profile_views.class_residuals, name,
-                           spinner=f"Predicting {label}'s micro-benchmarks by kernel class...")
-    ui.chart(figures.residuals_by_group(residuals, title=f"{label}: micro-benchmark error by kernel class"),
-             f"class_residuals_{device.name}", beside=2)
-with by_family:
-    networks = profile_views.network_residuals(device)
-    if len(networks):
-        ui.chart(figures.residuals_by_group(networks, title=f"{label}: whole networks never fitted "
-                 "(D = development half, R = report half)"), f"network_residuals_{device.name}", beside=2)
-    else:
-        st.caption("No whole-network validation is stored for this profile (benchmarks/validate_latency.py).")
+residuals = ui.compute(profile_views.class_residuals, name,
+                       spinner=f"Predicting {label}'s micro-benchmarks by kernel class...")
+networks = profile_views.network_residuals(device)
+weak = [(figures.residuals_by_group(residuals, title=f"{label}: micro-benchmark error by kernel class"),
+         f"class_residuals_{device.name}")]
+if len(networks):
+    title = f"{label}: whole networks never fitted (D = development half, R = report half)"
+    weak.append((figures.residuals_by_group(networks, title=title), f"network_residuals_{device.name}"))
+columns = ui.charts_beside(weak, columns=2)
+if not len(networks):
+    columns[1].caption("No whole-network validation is stored for this profile (benchmarks/validate_latency.py).")
 with st.expander("Fitted parameters and measurements"):
     ui.table(tables.readable(profile_views.parameters(device), settings), f"parameters_{device.name}",
              caption=f"{label}: latency-model parameters per kernel class (costmodel/latency/model.py).")

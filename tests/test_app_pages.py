@@ -23,7 +23,7 @@ from costmodel.studies.profile_views import profile_machine
 from costmodel.latency.profiles import PROFILE_DIR, list_profiles, load_profile, profile_names
 from costmodel.sources.names import load_model
 from costmodel.units import ms as ms_text, si
-from costmodel.viz.labels import device_label
+from costmodel.viz.labels import chip_label, device_label
 from costmodel.zoo.layers import round_to_multiple
 from costmodel.zoo.shufflenet_v1 import ShuffleV1Unit
 from costmodel.zoo.spec import reference_csv
@@ -33,6 +33,7 @@ PAGES = {"home": "home.py", "blocks": "pages/1_ShuffleNet_blocks.py", "guideline
          "scaling": "pages/3_EfficientNet_scaling.py", "zoo": "pages/4_Model_zoo.py",
          "profiles": "pages/5_Device_profiles.py"}
 PROFILES = list_profiles()
+CHIP_CHARACTERS = 18  # what a sidebar chip shows before it cuts ('AMD EPYC, 1 thread ...' in a 1400 px screenshot)
 DISPLAYED = 5e-3  # tables show 3 significant digits (costmodel/units.py): within half a unit of the third
 
 
@@ -117,7 +118,8 @@ def test_home_headline_and_sidebar() -> None:
                     if abs(a["flops"] - b["flops"]) <= 0.1 * min(a["flops"], b["flops"]) and a["ms"] < b["ms"])
         assert metrics(app)[f"{device_label(device)}, batch {device.batch}"] == f"{ratio:.2f}x slower"  # no keys
     chips = app.sidebar.multiselect(key="_settings.devices")
-    assert chips.options == [device_label(device) for device in PROFILES]  # the sidebar names hardware too
+    assert chips.options == [chip_label(device) for device in PROFILES]  # the sidebar names hardware too
+    assert len({option[:CHIP_CHARACTERS] for option in chips.options}) == len(PROFILES)  # told apart while cut
     app.sidebar.selectbox(key="_settings.batch").set_value(1).run()
     assert all(label.endswith(", batch 1") for label in metrics(app))
     app.sidebar.multiselect(key="_settings.devices").set_value([]).run()

@@ -18,6 +18,7 @@ import pytest
 
 from costmodel.errors import CostModelError
 from costmodel.latency.profiles import load_profile
+from costmodel.studies import compare
 from costmodel.studies import optimal_scaling as opt
 from costmodel.studies import profile_views, scaling, sweep
 from costmodel.studies.evaluate import Settings
@@ -187,6 +188,19 @@ def test_the_ab_metrics_table_names_devices_by_their_hardware():
     assert shown["device"].tolist() == ["", device_label(load_profile(GTX)), device_label(load_profile(SNAP))]
     assert shown["metric"].tolist() == ["Elementwise ops", "Latency", "Throughput"]
     assert shown["B - A"].tolist() == ["+1", "+0.5", "-2"]  # compare.readable's signed deltas, kept
+
+
+def test_text_columns_are_wide_enough_for_their_longest_value_even_when_it_comes_last():
+    """st.dataframe sizes a column by its first rows: the A/B table's device column is empty for ten rows of
+    costs, then holds 'H200 (measured at batch 32)' - cut to 'H200 (measured a' until given a width."""
+    devices = [None] * 10 + ["H200 (measured at batch 32)"]
+    frame = compare.readable(pd.DataFrame({"metric": ["FLOPs"] * 11, "device": devices, "unit": ["ms"] * 11,
+                                           "a": [1.0] * 11, "b": [2.0] * 11, "delta": [1.0] * 11}))
+    widths = tables.text_widths(frame)
+    assert widths["device"] >= len("H200 (measured at batch 32)") * 6.2  # px per letter, as in docs/screenshots
+    assert widths["device"] > widths["metric"]  # each column by its own text
+    long = pd.DataFrame({"how": ["measured " * 80]})
+    assert tables.text_widths(long)["how"] == tables.TEXT_COLUMN_MAX_PX  # cut, not pushing numbers off screen
 
 
 # ---------------------------------------------------------------- EfficientNet's stages

@@ -180,10 +180,11 @@ def test_guideline_figure_uses_human_names_and_explains_the_diamonds() -> None:
 
 
 def test_device_names_are_the_hardware_and_where_the_numbers_come_from() -> None:
-    from costmodel.viz.labels import at_batch, channels_label, display_name
+    from costmodel.viz.labels import at_batch, channels_label, chip_label, display_name
     assert display_name("gtx1080ti") == "GTX 1080 Ti (paper)"  # the example
     assert display_name("snapdragon810") == "Snapdragon 810 (paper)"
     assert display_name("my_uploaded_cpu") == "my_uploaded_cpu"  # not a shipped profile: the user's own name
+    assert chip_label("h200_b8") == "H200, batch 8" and chip_label("amd_epyc_2t") == "AMD EPYC, 2 threads"
     assert at_batch("gtx1080ti", 32, "batches/s") == "GTX 1080 Ti (paper), batches/s, batch 32"
     assert at_batch("my_uploaded_cpu", 1) == "my_uploaded_cpu, batch 1"
     assert channels_label("c1=128, c2=128") == "c = 128" and channels_label("g=8, c=360") == "c = 360"

@@ -374,6 +374,27 @@ def test_a_chart_beside_another_wraps_its_long_title_inside_its_half_of_the_page
         assert left >= 0 and top >= 0 and right <= half and bottom <= fig.layout.height, f"{cls} '{text}' leaves it"
 
 
+def test_two_charts_beside_each_other_start_and_end_level_when_one_title_wraps() -> None:
+    """Device profiles draws two charts per row: one title wrapping to two lines must not push its plot below
+    its neighbour's. Level means the same top margin and height; each title still fits its half."""
+    half = (SCREEN_WIDTH - 16) / 2
+    points = pd.DataFrame({"group": ["conv", "conv", "pooling"], "name": list("abc"), "error_pct": [1.0, -2.0, 3.0]})
+    short = figures.residuals_by_group(points, title="errors")
+    long = figures.residuals_by_group(points, title=f"{SEVEN[3]}: whole networks never fitted "
+                                                    "(D = development half, R = report half)")
+    assert figures.within(long, half).layout.margin.t > figures.within(short, half).layout.margin.t  # it wraps
+    shown = figures.beside([short, long], half)
+    assert len({fig.layout.margin.t for fig in shown}) == len({fig.layout.height for fig in shown}) == 1
+    assert shown[0].layout.height - shown[0].layout.margin.t - shown[0].layout.margin.b == \
+        (short.layout.height or figures.PLOTLY_HEIGHT) - short.layout.margin.t - short.layout.margin.b  # same plot
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for fig in shown:
+            root = ET.fromstring(fig.to_image(format="svg", width=round(half), height=fig.layout.height))
+            for (left, top, right, bottom), cls, text in text_boxes(root):
+                assert left >= 0 and top >= 0 and right <= half and bottom <= fig.layout.height, f"{cls} '{text}'"
+
+
 def test_scaling_curves_draw_no_empty_panels_with_seven_devices() -> None:
     fig = _scaling(tuple(SHIPPED))
     axes = [name for name in fig.layout.to_plotly_json() if name.startswith("xaxis")]

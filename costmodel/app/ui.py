@@ -14,7 +14,7 @@ import functools
 import hashlib
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from costmodel.app import settings as operator_settings
 from costmodel.app import workers
 from costmodel.studies import scaling
 from costmodel.viz import catalog
-from costmodel.viz.labels import device_label
+from costmodel.viz.labels import chip_label
 
 OWN_BATCH = 0  # sidebar value meaning "each profile's own batch"
 OWN_BATCH_WORDS = "each profile's own (h200_bN: N, gtx1080ti: 8, CPU/ARM: 1)"
@@ -84,9 +84,9 @@ def add_profile(data: object, origin: str = "uploaded file") -> tuple[DeviceProf
 
 
 def _device_label(option: str) -> str:
-    """A sidebar chip: the hardware as every chart names it, or an uploaded profile's own name."""
+    """A sidebar chip: the hardware, short enough to read whole in the chip, or an uploaded profile's own name."""
     if option in profile_names():
-        return device_label(option)
+        return chip_label(option)
     return f"{Path(option).stem.rsplit('-', 1)[0]} (uploaded)"
 
 
@@ -238,13 +238,27 @@ def export_problem() -> str | None:
     return None
 
 
-def chart(fig: go.Figure, name: str, *, beside: int = 1) -> None:
-    """The figure (one of `beside` charts side by side: its title wraps to its share of the page) and its caption,
-    then SVG / PDF / PNG buttons that render it for the sidebar's venue style (or one st.error line saying why
-    figures cannot be exported here)."""
-    width = (figures.SCREEN_WIDTH - _COLUMN_GAP * (beside - 1)) / beside
-    st.plotly_chart(figures.within(fig, width), key=f"chart.{name}", config=_PLOTLY_CONFIG,
-                    theme=None)  # as exported, not restyled
+def chart(fig: go.Figure, name: str) -> None:
+    """The figure (its title wrapped to the page) and its caption, then SVG / PDF / PNG buttons that render it
+    for the sidebar's venue style (or one st.error line saying why figures cannot be exported here)."""
+    _chart(figures.within(fig, figures.SCREEN_WIDTH), fig, name)
+
+
+def charts_beside(charts: Sequence[tuple[go.Figure, str]], columns: int | None = None) -> list[Any]:
+    """`chart` for each (figure, name) in a row of `columns` (default: one per chart), titles wrapped to a
+    column and the charts made level (`figures.beside`); returns the columns, so that a page can fill one
+    left empty."""
+    places = st.columns(columns or len(charts))
+    width = (figures.SCREEN_WIDTH - _COLUMN_GAP * (len(places) - 1)) / len(places)
+    for place, shown, (fig, name) in zip(places, figures.beside([fig for fig, _ in charts], width), charts):
+        with place:
+            _chart(shown, fig, name)
+    return places
+
+
+def _chart(shown: go.Figure, fig: go.Figure, name: str) -> None:
+    """`shown` on screen; the exports render `fig`, laid out for paper by the venue style."""
+    st.plotly_chart(shown, key=f"chart.{name}", config=_PLOTLY_CONFIG, theme=None)  # as exported, not restyled
     if figures.caption(fig):
         st.caption(figures.caption(fig))
     if problem := export_problem():
@@ -259,9 +273,10 @@ def table(frame: pd.DataFrame, name: str, *, caption: str | None = None) -> None
     """The table (whole up to 25 rows, scrolling beyond), then CSV and LaTeX (booktabs) buttons; `caption`
     goes into the LaTeX."""
     height = 35 * (len(frame) + 1) + 3 if len(frame) <= 25 else "auto"
-    formats = {column: st.column_config.NumberColumn(format=fmt)
+    columns = {column: st.column_config.NumberColumn(format=fmt)
                for column, fmt in tables.display_formats(frame).items()}  # digits by costmodel/units.py
-    st.dataframe(frame, hide_index=True, key=f"table.{name}", height=height, column_config=formats)
+    columns.update({column: st.column_config.Column(width=px) for column, px in tables.text_widths(frame).items()})
+    st.dataframe(frame, hide_index=True, key=f"table.{name}", height=height, column_config=columns)
     table_buttons(frame, name, caption=caption)
 
 

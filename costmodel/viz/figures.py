@@ -79,13 +79,32 @@ def within(fig: go.Figure, width: float) -> go.Figure:
     title = fig.layout.title.text
     wrapped = wrap(title, width - 30, TITLE_PX) if title else title
     extra = wrapped.count("<br>") - title.count("<br>") if title else 0  # lines it did not have
-    if not extra:
-        return fig
-    grow = round(1.3 * TITLE_PX * extra) + 8
-    height = (fig.layout.height or PLOTLY_HEIGHT) + grow
-    # a multi-line title's lines carry absolute y (its 0.7em drop is lost): anchor it one ascent lower
-    return go.Figure(fig).update_layout(title=dict(text=wrapped, y=1 - (4 + TITLE_PX) / height),
-                                        margin_t=fig.layout.margin.t + grow, height=height)
+    return _grown(fig, wrapped, extra) if extra else fig
+
+
+def beside(figs: Sequence[go.Figure], width: float) -> list[go.Figure]:
+    """`figs` shown in a row, each `width` px wide: titles wrapped as `within` does, then every figure grown to
+    the tallest title block and the tallest height, so that the plots start level and the charts end level
+    (a title that wraps to two lines would otherwise push its plot below its neighbour's)."""
+    wrapped = [within(fig, width) for fig in figs]
+    top = max(fig.layout.margin.t for fig in wrapped)
+    heights = [(fig.layout.height or PLOTLY_HEIGHT) + top - fig.layout.margin.t for fig in wrapped]
+    return [_grown(fig, fig.layout.title.text, 0, top - fig.layout.margin.t, max(heights) - height)
+            for fig, height in zip(wrapped, heights)]
+
+
+def _grown(fig: go.Figure, title: str | None, extra_lines: int, top_px: float = 0, bottom_px: float = 0
+           ) -> go.Figure:
+    """A copy of `fig` with `title`, its top margin grown by `extra_lines` title lines plus `top_px`, its bottom
+    margin by `bottom_px`, and its height by both."""
+    grow = (round(1.3 * TITLE_PX * extra_lines) + 8 if extra_lines else 0) + top_px
+    height = (fig.layout.height or PLOTLY_HEIGHT) + grow + bottom_px
+    layout = dict(margin_t=fig.layout.margin.t + grow, margin_b=fig.layout.margin.b + bottom_px, height=height)
+    if title and "<br>" in title:  # a multi-line title's lines carry absolute y (its 0.7em drop is lost)
+        layout["title"] = dict(text=title, y=1 - (4 + TITLE_PX) / height)  # anchored one ascent lower
+    elif title:
+        layout["title_text"] = title
+    return go.Figure(fig).update_layout(**layout)
 
 
 def captioned(fig: go.Figure, text: str) -> go.Figure:

@@ -15,16 +15,31 @@ def device_label(device: DeviceProfile | str) -> str:
     paper's tables, '(measured)' for profiles timed on the machine ('measured at batch 8' for a GPU, whose
     profiles differ by batch); details in brackets are dropped."""
     device = profile(device) if isinstance(device, str) else device
+    name = _hardware(device)
+    if device.source.method == "calibrated":
+        return f"{name} (paper)"
+    at_batch = f" at batch {device.batch}" if device.kind == "gpu" else ""
+    return f"{name} ({device.source.method}{at_batch})"
+
+
+def chip_label(device: DeviceProfile | str) -> str:
+    """`device_label` in the 20-odd characters a sidebar chip shows: the hardware and what tells two profiles
+    of it apart ('H200, batch 8'), '(paper)' kept because those numbers are not this lab's measurements."""
+    device = profile(device) if isinstance(device, str) else device
+    if device.source.method == "calibrated":
+        return f"{_hardware(device)} (paper)"
+    return _hardware(device) + (f", batch {device.batch}" if device.kind == "gpu" else "")
+
+
+def _hardware(device: DeviceProfile) -> str:
+    """The device's name without vendor or bracketed details, and its threads if it was measured with a count."""
     name = re.sub(r"\s*\(.*\)\s*$", "", device.device)
     while _VENDOR.match(name):
         name = _VENDOR.sub("", name)
     name = re.sub(r"(\d{3,4})\s?Ti\b", r"\1 Ti", name)
     if device.threads and device.source.method != "calibrated":
         name += f", {device.threads} thread{'s' if device.threads > 1 else ''}"
-    if device.source.method == "calibrated":
-        return f"{name} (paper)"
-    at_batch = f" at batch {device.batch}" if device.kind == "gpu" else ""
-    return f"{name} ({device.source.method}{at_batch})"
+    return name
 
 
 def choice_label(device: DeviceProfile) -> str:

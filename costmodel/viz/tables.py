@@ -101,6 +101,24 @@ def display_formats(frame: pd.DataFrame) -> dict[str, str]:
     return out
 
 
+CELL_CHAR_PX = 7.0  # one character of st.dataframe's 14 px cell text (6.2 on average in docs/screenshots)
+TEXT_COLUMN_MAX_PX = 320  # longer text (a profile's provenance) is cut rather than pushing the numbers off screen
+_CELL_PADDING_PX = 18
+
+
+def text_widths(frame: pd.DataFrame) -> dict[str, int]:
+    """On-screen width (px) per text column of a readable frame, enough for its longest value and header:
+    st.dataframe sizes a column by its first rows, so a column whose long values come later (the A/B table's
+    devices, below ten rows of costs) was cut to the first letters."""
+    out = {}
+    for header in frame.columns:
+        if pd.api.types.is_numeric_dtype(frame[header]):
+            continue
+        longest = max(len(str(text)) for text in [header, *frame[header]])
+        out[str(header)] = min(TEXT_COLUMN_MAX_PX, round(longest * CELL_CHAR_PX) + _CELL_PADDING_PX)
+    return out
+
+
 def device_headers(settings: Settings) -> dict[str, str]:
     """`ms:<device>` and `throughput:<device>` -> headers with the device's batch and unit."""
     headers = {}
