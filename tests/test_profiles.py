@@ -32,6 +32,13 @@ def test_calibrated_profiles_are_shipped_with_their_batch_and_kind():
         ("cpu", 1, "images/s")
 
 
+def test_profiles_of_one_device_are_listed_by_batch_and_threads_in_numeric_order():
+    """Every table, chart and picker lists devices in profile_names' order: H200 at batch 1, 8, 32 (not 1, 32, 8)."""
+    for family, count in (("h200", lambda p: p.batch), ("amd_epyc", lambda p: p.threads)):
+        shipped = [load_profile(name) for name in profile_names() if name.startswith(family)]
+        assert len(shipped) > 1 and [count(p) for p in shipped] == sorted(count(p) for p in shipped)
+
+
 def test_every_shipped_profile_carries_its_data_and_fit_error():
     for profile in list_profiles():
         assert profile.fit.samples == len(profile.measurements) > 0

@@ -277,7 +277,13 @@ def read_profile(path: Path) -> DeviceProfile:
 
 
 def profile_names() -> list[str]:
-    return sorted(p.stem for p in PROFILE_DIR.glob("*.json"))
+    """The shipped profiles' names, numbers in them in numeric order (h200_b1, h200_b8, h200_b32): every table,
+    chart and picker lists devices in this order."""
+    return sorted((p.stem for p in PROFILE_DIR.glob("*.json")), key=_natural)
+
+
+def _natural(name: str) -> list[str | int]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def load_profile(name_or_path: str | Path) -> DeviceProfile:
