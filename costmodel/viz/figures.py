@@ -95,15 +95,13 @@ def beside(figs: Sequence[go.Figure], width: float) -> list[go.Figure]:
 
 def _grown(fig: go.Figure, title: str | None, extra_lines: int, top_px: float = 0, bottom_px: float = 0
            ) -> go.Figure:
-    """A copy of `fig` with `title`, its top margin grown by `extra_lines` title lines plus `top_px`, its bottom
-    margin by `bottom_px`, and its height by both."""
+    """A copy of `fig` with `title` (as wrapped), its top margin grown by `extra_lines` title lines plus `top_px`,
+    its bottom margin by `bottom_px`, and its height by both."""
     grow = (round(1.3 * TITLE_PX * extra_lines) + 8 if extra_lines else 0) + top_px
     height = (fig.layout.height or PLOTLY_HEIGHT) + grow + bottom_px
     layout = dict(margin_t=fig.layout.margin.t + grow, margin_b=fig.layout.margin.b + bottom_px, height=height)
     if title and "<br>" in title:  # a multi-line title's lines carry absolute y (its 0.7em drop is lost)
         layout["title"] = dict(text=title, y=1 - (4 + TITLE_PX) / height)  # anchored one ascent lower
-    elif title:
-        layout["title_text"] = title
     return go.Figure(fig).update_layout(**layout)
 
 

@@ -23,11 +23,11 @@ def device_label(device: DeviceProfile | str) -> str:
 
 
 def chip_label(device: DeviceProfile | str) -> str:
-    """`device_label` in the 20-odd characters a sidebar chip shows: the hardware and what tells two profiles
-    of it apart ('H200, batch 8'), '(paper)' kept because those numbers are not this lab's measurements."""
+    """`device_label` in the 18 or so characters a sidebar chip shows before it cuts: the hardware and what tells
+    two profiles of it apart ('H200, batch 8'); '(paper)' stays, as those numbers are not this lab's measurements."""
     device = profile(device) if isinstance(device, str) else device
     if device.source.method == "calibrated":
-        return f"{_hardware(device)} (paper)"
+        return device_label(device)
     return _hardware(device) + (f", batch {device.batch}" if device.kind == "gpu" else "")
 
 
