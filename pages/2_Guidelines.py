@@ -16,7 +16,7 @@ with header(
     from costmodel.studies import guideline_sweeps
     from costmodel.app import ui
     from costmodel.units import bytes_, si
-    from costmodel.viz.labels import at_batch
+    from costmodel.viz.labels import at_batch, display_name
     from costmodel.zoo.guidelines import STRUCTURES
 
 settings = ui.sidebar()
@@ -72,5 +72,10 @@ for table, tab in zip(guideline_sweeps.GUIDELINES, tabs):
             for column, label, value, mine in zip(columns[1:], labels[1:], values[1:], net.devices.itertuples()):
                 column.metric(label, value, help=f"predicted speed of your setting ({mine.config})")
         ui.chart(fig, f"{g.key.lower()}_table{g.table}")
+        if bound := guideline_sweeps.host_bound_devices(frame):
+            st.info(f"Host-bound on {', '.join(display_name(device) for device in bound)}: in eager mode the host "
+                    "issues each kernel slower than the GPU runs it, so these bars follow the number of launches, "
+                    "not the guideline's effect on the GPU; choose graph under GPU execution in the sidebar to see "
+                    "the device time.")
         ui.table(tables.readable(frame.drop(columns=["yours", "arch"]), settings), f"{g.key.lower()}_table{g.table}",
                  caption=f"{g.key}: ShuffleNet V2 Table {g.table} settings, MAC and predicted vs published speed.")

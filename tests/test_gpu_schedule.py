@@ -181,3 +181,28 @@ def test_runs_laid_end_to_end_end_as_the_queue_written_as_a_loop(runs):
             end = max(issued, end) + d
         expected.append(end)
     assert schedule.eager_ends(host, device, starts) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+def test_guidelines_say_on_which_gpus_every_setting_is_host_bound():
+    """Eager on an H200 at the tables' batch, each micro-network takes longer to issue than to run: its bars
+    follow the launches, and the page says so; as a CUDA graph (or on a CPU) no run is host-bound."""
+    from costmodel.studies import guideline_sweeps
+    from costmodel.studies.evaluate import Settings, ZooModel, latency, profile
+    from costmodel.viz.labels import device_label
+    from test_app_pages import page
+
+    eager = Settings(devices=("h200_b1", "amd_epyc_1t"))
+    frame = guideline_sweeps.sweep(1, 0, eager)
+    cells = guideline_sweeps.cells(1, guideline_sweeps.paper_device(profile("h200_b1")), 0)
+    for cell, batch in zip(cells, frame.loc[frame["device"] == "h200_b1", "batch"]):
+        run = latency(ZooModel.of(cell["arch"], **cell["kwargs"]), "h200_b1", eager, batch)
+        assert run.host_ms > run.device_ms  # the schedule's own totals: issuing takes longer than running
+    assert len(cells) > 1 and guideline_sweeps.host_bound_devices(frame) == ["h200_b1"]
+    graph = Settings(devices=("h200_b1", "amd_epyc_1t"), mode="graph")
+    assert guideline_sweeps.host_bound_devices(guideline_sweeps.sweep(1, 0, graph)) == []
+
+    app = page("guidelines")
+    app.sidebar.multiselect(key="_settings.devices").set_value(["h200_b1"]).run()
+    assert any(info.value.startswith(f"Host-bound on {device_label('h200_b1')}:") for info in app.info)
+    app.sidebar.radio(key="_settings.mode").set_value("graph").run()
+    assert not any(info.value.startswith("Host-bound") for info in app.info)

@@ -114,7 +114,8 @@ def sweep(table: int, level: int, settings: Settings, choice: object = None) -> 
     """One row per (setting, device): costs at batch 1 and predicted vs published speed.
 
     Columns: guideline, setting, yours, column, arch, config, flops, mac_elements, mac_bytes,
-    lower_bound_bytes (G1 only), device, batch, predicted, published, unit, error_pct."""
+    lower_bound_bytes (G1 only), device, batch, predicted, published, unit, error_pct, bound (host or device:
+    which resource the predicted run waits for)."""
     rows, batch = [], settings.batch or tables_batch()
     for name in settings.devices:
         device = profile(name)
@@ -137,8 +138,15 @@ def sweep(table: int, level: int, settings: Settings, choice: object = None) -> 
                 "device": device.name, "batch": batch, "predicted": lat.throughput,
                 "published": published, "unit": device.unit,
                 "error_pct": 100 * (lat.throughput - published) / published if published == published else math.nan,
+                "bound": lat.bound,
             })
     return pd.DataFrame(rows)
+
+
+def host_bound_devices(frame: pd.DataFrame) -> list[str]:
+    """The devices of a `sweep` on which every setting is host-bound (an eager GPU run issues each kernel slower
+    than the GPU runs it): their bars show launch counts, not the guideline's effect on the device."""
+    return [device for device, rows in frame.groupby("device", sort=False) if (rows["bound"] == "host").all()]
 
 
 COLUMN_SETS = {"gpu": "GPU profiles: the paper's GTX 1080Ti channel counts",
