@@ -341,6 +341,9 @@ def test_profile_parameters_and_measurements_name_their_units(name: str, against
     app.selectbox(key="profile").set_value(name).run()
     assert not errors(app)
     device = load_profile(name)
+    profiles = table(app, "profile")  # the numbers first: the long provenance last, where cutting it hides nothing
+    assert list(profiles.columns)[-1] == "how" and profiles.set_index("profile").at[name, "how"] == \
+        device.source.description
     shown = table(app, "measurement")
     other = {"measured": "published", "published": "measured"}[against]
     assert not [c for c in shown.columns if other in c]

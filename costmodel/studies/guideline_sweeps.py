@@ -113,9 +113,9 @@ def g1_lower_bound_total(rep: Report) -> int:
 def sweep(table: int, level: int, settings: Settings, choice: object = None) -> pd.DataFrame:
     """One row per (setting, device): costs at batch 1 and predicted vs published speed.
 
-    Columns: guideline, setting, yours, column, arch, config, flops, mac_elements, mac_bytes,
-    lower_bound_bytes (G1 only), device, batch, predicted, published, unit, error_pct, bound (host or device:
-    which resource the predicted run waits for)."""
+    Columns: guideline, setting, device (early: the table is wider than a page), yours, column, arch, config,
+    flops, mac_elements, mac_bytes, lower_bound_bytes (G1 only), batch, predicted, published, unit, error_pct,
+    bound (host or device: which resource the predicted run waits for)."""
     rows, batch = [], settings.batch or tables_batch()
     for name in settings.devices:
         device = profile(name)
@@ -128,14 +128,14 @@ def sweep(table: int, level: int, settings: Settings, choice: object = None) -> 
             lat = latency(model, name, settings, batch)
             published = cell["speed"] if publishes(device) else math.nan
             rows.append({
-                "guideline": GUIDELINES[table].key, "setting": cell["row"],
+                "guideline": GUIDELINES[table].key, "setting": cell["row"], "device": device.name,
                 "yours": chosen is not None and cell["row"] == chosen["row"], "column": cell["column"],
                 "arch": cell["arch"], "config": ", ".join(f"{k}={v}" for k, v in cell["kwargs"].items()),
                 "flops": rep.summary["flops"], "mac_elements": rep.summary["mac_elements"],
                 "mac_bytes": rep.summary["mac_bytes"],
                 "lower_bound_bytes": (g1_lower_bound_total(rep) * rep.summary["bytes_per_element"] if table == 1
                                       else math.nan),
-                "device": device.name, "batch": batch, "predicted": lat.throughput,
+                "batch": batch, "predicted": lat.throughput,
                 "published": published, "unit": device.unit,
                 "error_pct": 100 * (lat.throughput - published) / published if published == published else math.nan,
                 "bound": lat.bound,

@@ -24,18 +24,19 @@ _NAME = re.compile(r"[A-Za-z0-9_.-]+")  # DeviceProfile.name's pattern
 
 def summary(settings: Settings) -> pd.DataFrame:
     """One row per profile: where its numbers come from, its batch, its fit error on its own data, and its error
-    on whole networks it was never fitted or tuned on, at its batch (costmodel.studies.validated; empty: none)."""
+    on whole networks it was never fitted or tuned on, at its batch (costmodel.studies.validated; empty: none).
+    The long account of how it was made comes last, so the numbers stay on screen before it."""
     rows = []
     for name in settings.devices:
         d = profile(name)
         unseen = validated.accuracy(d, d.batch, settings.mode, settings.fold_bn)
         rows.append({"profile": d.name, "device": d.device, "kind": d.kind, "source": d.source.method,
-                     "how": d.source.description, "batch": d.batch, "threads": d.threads, "dtype": d.dtype,
+                     "batch": d.batch, "threads": d.threads, "dtype": d.dtype,
                      "measurements": len(d.measurements), "fit median error (%)": d.fit.median_ape,
                      "fit p90 error (%)": d.fit_p90_ape, "fit max error (%)": d.fit.max_ape,
                      "unseen networks": unseen.networks if unseen else None,
                      "unseen median error (%)": unseen.median_pct if unseen else None,
-                     "unseen max error (%)": unseen.max_pct if unseen else None})
+                     "unseen max error (%)": unseen.max_pct if unseen else None, "how": d.source.description})
     return pd.DataFrame(rows)
 
 
