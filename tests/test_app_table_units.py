@@ -203,6 +203,22 @@ def test_text_columns_are_wide_enough_for_their_longest_value_even_when_it_comes
     assert tables.text_widths(long)["how"] == tables.TEXT_COLUMN_MAX_PX  # cut, not pushing numbers off screen
 
 
+# ---------------------------------------------------------------- the guideline sweeps
+def test_the_guideline_table_names_every_column_it_computes():
+    """The Guidelines page's table (guideline_sweeps.sweep less its internal columns): the settings' text columns
+    keep their names, every other column gets a header - the eager H200 run's `bound` included."""
+    from costmodel.studies import guideline_sweeps
+
+    settings = Settings(devices=(GTX, "h200_b1"))
+    frame = guideline_sweeps.sweep(1, 0, settings).drop(columns=["yours", "arch"])
+    shown = tables.readable(frame, settings)
+    assert_units(shown)
+    text = {"guideline", "setting", "device", "column", "config", "unit"}
+    left_raw = {c for c in frame.columns if c in shown.columns and c not in tables.COLUMNS} - text
+    assert left_raw == set(), f"columns shown by their internal names: {left_raw}"
+    assert set(shown["bound by (host or device)"]) == {"host", "device"}  # the H200 eager, the 1080 Ti's paper fit
+
+
 # ---------------------------------------------------------------- EfficientNet's stages
 def test_the_stage_table_shows_input_resolution_in_pixels():
     stages = scaling.stages(1.0, scaling.Bases())

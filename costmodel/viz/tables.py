@@ -13,7 +13,7 @@ from costmodel.studies import compare
 from costmodel.studies.evaluate import Settings, device_batch, profile
 from costmodel.viz.labels import device_label
 
-# raw column -> (header with unit, divisor, quantity of costmodel.units.QUANTITIES)
+# raw column -> (header with unit, divisor, quantity of costmodel.units.QUANTITIES; None: a text column)
 COLUMNS = {
     "flops": ("FLOPs (M multiply-adds)", 1e6, "flops"),
     "params": ("params (M)", 1e6, "params"),
@@ -33,11 +33,12 @@ COLUMNS = {
     "resolution": ("resolution (px)", 1, "count"),
     "error_pct": ("error vs published (%)", 1, "percent"),
     "ms": ("latency (ms)", 1, "ms"),
-    "predicted": ("predicted speed", 1, "throughput"),
-    "published": ("published speed", 1, "throughput"),
+    "predicted": ("predicted speed (in the row's unit)", 1, "throughput"),  # GPU rows batches/s, CPU images/s
+    "published": ("published speed (in the row's unit)", 1, "throughput"),
     "reward": ("reward", 1, "ratio"),
     "batch": ("batch", 1, "count"),
     "rank": ("rank", 1, "count"),
+    "bound": ("bound by (host or device)", 1, None),  # text: which resource sets a GPU run's time
     # EfficientNet's stage table (Table 1 layout: costmodel/zoo/efficientnet.py efficientnet_stages)
     "kernel": ("kernel (px)", 1, "count"),
     "stride": ("stride (px)", 1, "count"),
