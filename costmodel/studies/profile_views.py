@@ -23,20 +23,22 @@ _NAME = re.compile(r"[A-Za-z0-9_.-]+")  # DeviceProfile.name's pattern
 
 
 def summary(settings: Settings) -> pd.DataFrame:
-    """One row per profile: where its numbers come from, its batch, its fit error on its own data, and its error
-    on whole networks it was never fitted or tuned on, at its batch (costmodel.studies.validated; empty: none).
-    The long account of how it was made comes last, so the numbers stay on screen before it."""
+    """One row per profile: what it is, its fit error on its own data and its error on whole networks it was
+    never fitted or tuned on, at its batch (costmodel.studies.validated; empty: none), then the details. What a
+    reader compares profiles by comes first, so it is on screen without scrolling; the long account of how the
+    profile was made comes last."""
     rows = []
     for name in settings.devices:
         d = profile(name)
         unseen = validated.accuracy(d, d.batch, settings.mode, settings.fold_bn)
-        rows.append({"profile": d.name, "device": d.device, "kind": d.kind, "source": d.source.method,
-                     "batch": d.batch, "threads": d.threads, "dtype": d.dtype,
-                     "measurements": len(d.measurements), "fit median error (%)": d.fit.median_ape,
-                     "fit p90 error (%)": d.fit_p90_ape, "fit max error (%)": d.fit.max_ape,
+        rows.append({"profile": d.name, "device": d.device, "source": d.source.method, "batch": d.batch,
+                     "fit median error (%)": d.fit.median_ape, "fit p90 error (%)": d.fit_p90_ape,
+                     "fit max error (%)": d.fit.max_ape,
                      "unseen networks": unseen.networks if unseen else None,
                      "unseen median error (%)": unseen.median_pct if unseen else None,
-                     "unseen max error (%)": unseen.max_pct if unseen else None, "how": d.source.description})
+                     "unseen max error (%)": unseen.max_pct if unseen else None,
+                     "measurements": len(d.measurements), "kind": d.kind, "threads": d.threads, "dtype": d.dtype,
+                     "how": d.source.description})
     return pd.DataFrame(rows)
 
 
