@@ -13,7 +13,7 @@ with header(
     "1080Ti channel counts, a CPU profile the Snapdragon 810 ones; published speeds are shown for the profiles "
     "calibrated to them. Your setting (outlined) is computed at the FLOPs of the table's first row."):
     from costmodel.viz import catalog, tables
-    from costmodel.studies import guideline_sweeps
+    from costmodel.studies import evaluate, guideline_sweeps
     from costmodel.app import ui
     from costmodel.units import bytes_, si
     from costmodel.viz.labels import at_batch, display_name
@@ -73,9 +73,7 @@ for table, tab in zip(guideline_sweeps.GUIDELINES, tabs):
                 column.metric(label, value, help=f"predicted speed of your setting ({mine.config})")
         ui.chart(fig, f"{g.key.lower()}_table{g.table}")
         if bound := guideline_sweeps.host_bound_devices(frame):
-            st.info(f"Host-bound on {', '.join(display_name(device) for device in bound)}: in eager mode the host "
-                    "issues each kernel slower than the GPU runs it, so these bars follow the number of launches, "
-                    "not the guideline's effect on the GPU; choose graph under GPU execution in the sidebar to see "
-                    "the device time.")
+            st.info(evaluate.host_bound_note([display_name(device) for device in bound], "these bars follow the "
+                                             "number of launches, not the guideline's effect on the GPU"))
         ui.table(tables.readable(frame.drop(columns=["yours", "arch"]), settings), f"{g.key.lower()}_table{g.table}",
                  caption=f"{g.key}: ShuffleNet V2 Table {g.table} settings, MAC and predicted vs published speed.")

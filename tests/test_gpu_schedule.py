@@ -203,6 +203,6 @@ def test_guidelines_say_on_which_gpus_every_setting_is_host_bound():
 
     app = page("guidelines")
     app.sidebar.multiselect(key="_settings.devices").set_value(["h200_b1"]).run()
-    assert any(info.value.startswith(f"Host-bound on {device_label('h200_b1')}:") for info in app.info)
+    assert any(info.value.startswith(f"Host-bound ({device_label('h200_b1')}):") for info in app.info)
     app.sidebar.radio(key="_settings.mode").set_value("graph").run()
     assert not any(info.value.startswith("Host-bound") for info in app.info)

@@ -147,17 +147,24 @@ def latencies(source: Source, settings: Settings) -> list[Latency]:
     return [latency(source, device, settings) for device in settings.devices]
 
 
+def host_bound_note(runs: Sequence[str], consequence: str) -> str:
+    """The app's one sentence for host-bound runs (`runs`: each device, and what it waits for): in eager mode the
+    host issues kernels slower than the GPU runs them, so `consequence`; and how to see the device time."""
+    return (f"Host-bound ({'; '.join(runs)}): in eager mode the host issues each kernel slower than the GPU runs "
+            f"it, so {consequence}; choose graph under GPU execution in the sidebar to see the device time.")
+
+
 def host_bound(source: Source, settings: Settings, label: Callable[[DeviceProfile], str]) -> str | None:
-    """A sentence naming (by `label`, as `trust`) the devices on which the host, not the device, bounds the run
-    of `source` (eager GPU runs issue kernels slower than the GPU runs them), or None when no run is host-bound."""
+    """`host_bound_note` for the devices (named by `label`, as `trust`) on which the host, not the device, bounds
+    the run of `source`, with each one's host and device time; None when no run is host-bound."""
     bound = [(profile(name), lat) for name, lat in zip(settings.devices, latencies(source, settings))
              if lat.bound == "host"]
     if not bound:
         return None
-    runs = "; ".join(f"{label(device)}: {lat.host_ms:.3g} ms to issue the kernels, {lat.device_ms:.3g} ms of GPU "
-                     "work" for device, lat in bound)
-    return (f"Host-bound ({runs}): the time is the host's kernel launches, so the Figure 2 breakdown (device time) "
-            f"shows where the GPU works, not what the run waits for; fewer ops or a CUDA graph (--mode graph) help.")
+    runs = [f"{label(device)}: {lat.host_ms:.3g} ms to issue the kernels, {lat.device_ms:.3g} ms of GPU work"
+            for device, lat in bound]
+    return host_bound_note(runs, "the time is the launches' and the Figure 2 breakdown (device time) shows where "
+                                 "the GPU works, not what the run waits for")
 
 
 def trust(settings: Settings, label: Callable[[DeviceProfile], str]) -> str:
