@@ -498,9 +498,11 @@ def chunk_size(points: int, workers: int) -> int:
 def run(plan: Plan, out: str | Path, *, workers: int = 2, scheduler: str | None = None, resume: bool = False,
         serial: bool = False, chunk: int | None = None,
         progress: Callable[[int, int], None] | None = None) -> Outcome:
-    """Evaluate `plan` and write its rows to `out` (Parquet). `serial` runs a plain loop in this process (no Dask);
-    `progress(done, total)` is called as chunks finish. Ctrl-C merges what finished into `out` and re-raises; a run
-    that fails before its first row removes the parts folder it made and writes no `out`."""
+    """Evaluate `plan` and write its rows to `out` (Parquet; its folder is created if missing - the CLI checks
+    --out's folder before any work instead, so a mistyped path is an error there). `serial` runs a plain loop in
+    this process (no Dask); `progress(done, total)` is called as chunks finish. Ctrl-C merges what finished into
+    `out` and re-raises; a run that fails before its first row removes the parts folder it made and writes no
+    `out`."""
     out = Path(out)
     schema = columns(plan)
     if not resume and _existing(out):
