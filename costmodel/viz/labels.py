@@ -14,7 +14,7 @@ def device_label(device: DeviceProfile | str) -> str:
     """The hardware in a few words plus where its numbers come from: '(paper)' for profiles calibrated to a
     paper's tables, '(measured)' for profiles timed on the machine ('measured at batch 8' for a GPU, whose
     profiles differ by batch); details in brackets are dropped."""
-    device = profile(device) if isinstance(device, str) else device
+    device = _resolved(device)
     name = _hardware(device)
     if device.source.method == "calibrated":
         return f"{name} (paper)"
@@ -25,10 +25,15 @@ def device_label(device: DeviceProfile | str) -> str:
 def chip_label(device: DeviceProfile | str) -> str:
     """`device_label` in the 18 or so characters a sidebar chip shows before it cuts: the hardware and what tells
     two profiles of it apart ('H200, batch 8'); '(paper)' stays, as those numbers are not this lab's measurements."""
-    device = profile(device) if isinstance(device, str) else device
+    device = _resolved(device)
     if device.source.method == "calibrated":
         return device_label(device)
     return _hardware(device) + (f", batch {device.batch}" if device.kind == "gpu" else "")
+
+
+def _resolved(device: DeviceProfile | str) -> DeviceProfile:
+    """The profile a label is asked for, given as itself or by name."""
+    return profile(device) if isinstance(device, str) else device
 
 
 def _hardware(device: DeviceProfile) -> str:
