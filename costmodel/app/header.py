@@ -18,6 +18,8 @@ from typing import TypeVar
 
 import streamlit as st
 
+from costmodel.viz.screen import COLUMN_GAP_PX, MAIN_COLUMN_PX
+
 T = TypeVar("T")
 ENGINE = "costmodel.studies.evaluate"  # every page imports it; once loaded, a page's imports are instant
 LOADING = "Loading the analysis engine (torch; the first visit to this server only)..."
@@ -60,11 +62,10 @@ def header(title: str, intro: str | None = None) -> Iterator[None]:
         yield
 
 
-# st.metric cuts its label and value to one line each ("2.73x slo..."). Rows of metrics are sized for a 1500 px
-# window with the sidebar open (a main column of about 1040 px, columns 16 px apart), from the widths measured
-# there in Chromium: a value's 36 px text takes about 24 px per capital, 20 per digit and 15.5 per other
-# character; a label's 14 px text about 6.6 px a character, and its help icon 24 px.
-MAIN_WIDTH_PX, GAP_PX = 1040, 16
+# st.metric cuts its label and value to one line each ("2.73x slo..."). Rows of metrics are sized for the app's
+# screen (costmodel.viz.screen), from the widths measured there in Chromium: a value's 36 px text takes about
+# 24 px per capital, 20 per digit and 15.5 per other character; a label's 14 px text about 6.6 px a character,
+# and its help icon 24 px.
 LABEL_CHAR_PX, ICON_PX = 6.6, 24
 MAX_METRICS_PER_ROW = 4
 
@@ -77,7 +78,7 @@ def value_width(text: str) -> float:
 def _metrics_per_row(labels: Sequence[str], values: Sequence[str]) -> int:
     """How many metrics fit side by side without cutting the longest label or value: 1 to MAX_METRICS_PER_ROW."""
     need = max([value_width(v) for v in values] + [len(str(t)) * LABEL_CHAR_PX + ICON_PX for t in labels] + [1.0])
-    return max(1, min(MAX_METRICS_PER_ROW, int((MAIN_WIDTH_PX + GAP_PX) // (need + GAP_PX))))
+    return max(1, min(MAX_METRICS_PER_ROW, int((MAIN_COLUMN_PX + COLUMN_GAP_PX) // (need + COLUMN_GAP_PX))))
 
 
 def metric_grid(labels: Sequence[str], values: Sequence[str]) -> list:

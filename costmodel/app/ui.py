@@ -36,13 +36,13 @@ from costmodel.app import workers
 from costmodel.studies import scaling
 from costmodel.viz import catalog
 from costmodel.viz.labels import chip_label
+from costmodel.viz.screen import COLUMN_GAP_PX, MAIN_COLUMN_PX
 
 OWN_BATCH = 0  # sidebar value meaning "each profile's own batch"
 OWN_BATCH_WORDS = "each profile's own (h200_bN: N, gtx1080ti: 8, CPU/ARM: 1)"
 BATCHES = (OWN_BATCH, 1, 2, 4, 8, 16, 32, 64)
 _UPLOADED = "settings.uploaded_profiles"  # name -> path of profiles uploaded in this session
 _PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg"}}
-_COLUMN_GAP = 16  # px between st.columns (Streamlit's "small" gap)
 
 
 # ---------------------------------------------------------------- sidebar settings
@@ -241,7 +241,7 @@ def export_problem() -> str | None:
 def chart(fig: go.Figure, name: str) -> None:
     """The figure (its title wrapped to the page) and its caption, then SVG / PDF / PNG buttons that render it
     for the sidebar's venue style (or one st.error line saying why figures cannot be exported here)."""
-    _chart(figures.within(fig, figures.SCREEN_WIDTH), fig, name)
+    _chart(figures.within(fig, MAIN_COLUMN_PX), fig, name)
 
 
 def charts_beside(charts: Sequence[tuple[go.Figure, str]], columns: int | None = None) -> list[Any]:
@@ -249,7 +249,7 @@ def charts_beside(charts: Sequence[tuple[go.Figure, str]], columns: int | None =
     column and the charts made level (`figures.beside`); returns the columns, so that a page can fill one
     left empty."""
     places = st.columns(columns or len(charts))
-    width = (figures.SCREEN_WIDTH - _COLUMN_GAP * (len(places) - 1)) / len(places)
+    width = (MAIN_COLUMN_PX - COLUMN_GAP_PX * (len(places) - 1)) / len(places)
     for place, shown, (fig, name) in zip(places, figures.beside([fig for fig, _ in charts], width), charts):
         with place:
             _chart(shown, fig, name)

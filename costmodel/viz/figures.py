@@ -17,6 +17,7 @@ from plotly.subplots import make_subplots
 from costmodel.engine.kinds import CATEGORIES
 from costmodel.units import HOVER, bytes_, ms as ms_text, si
 from costmodel.viz.labels import at_batch
+from costmodel.viz.screen import MAIN_COLUMN_PX
 from costmodel.viz.styles import wrap
 
 # Okabe-Ito based: distinguishable with colour-blindness and in greyscale print.
@@ -37,10 +38,9 @@ METHOD_DASHES = {"compound": "solid", "width": "dash", "depth": "dot", "resoluti
 FONT = dict(family="Helvetica, Arial, sans-serif", size=13)
 _AXIS = dict(showline=True, linecolor="black", ticks="outside", mirror=False, gridcolor="#E5E5E5", zeroline=False,
              exponentformat="SI")  # 10G, as costmodel.units.si writes it (not plotly's 10B)
-# On screen a figure is as wide as the page's main column: about 1040 px in a 1500 px window with the sidebar open.
+# On screen a figure is as wide as the page's main column (costmodel.viz.screen).
 # Panels (one per device) wrap into rows of at most PANELS_PER_ROW, with gaps sized from the text estimates below,
 # so each panel keeps room for its title, tick labels and axis titles (the venue presets re-lay figures for export).
-SCREEN_WIDTH = 1040
 PANELS_PER_ROW = 4
 CHAR_PX = 0.6 * FONT["size"]  # a character's advance, about (13 px Helvetica/Arial)
 LINE_PX = 18  # one line of 13 px text
@@ -134,7 +134,7 @@ def _panel_grid(titles: Sequence[str], *, per_row: int = PANELS_PER_ROW, row_px:
     """Subplots for one panel per title (wrapped to the panel's width), in rows of at most `per_row` (empty cells
     left out), plus the number of columns and the height of the plot area in px. Between rows: `below_px` for
     the row above's tick labels and axis title, then the lines of the titles of the row below; between columns
-    `beside_px` for a panel's y tick labels and axis title (at SCREEN_WIDTH)."""
+    `beside_px` for a panel's y tick labels and axis title (at MAIN_COLUMN_PX)."""
     count = max(1, len(titles))
     cols = max(1, min(count, per_row))
     rows = math.ceil(count / cols)
@@ -145,7 +145,7 @@ def _panel_grid(titles: Sequence[str], *, per_row: int = PANELS_PER_ROW, row_px:
     plot_h = rows * row_px + (rows - 1) * gap
     specs = [[{} if r * cols + c < count else None for c in range(cols)] for r in range(rows)]
     fig = make_subplots(rows=rows, cols=cols, specs=specs, subplot_titles=list(titles),
-                        horizontal_spacing=min(beside_px / (SCREEN_WIDTH - 80), 0.9 / max(1, cols - 1)),
+                        horizontal_spacing=min(beside_px / (MAIN_COLUMN_PX - 80), 0.9 / max(1, cols - 1)),
                         vertical_spacing=gap / plot_h if rows > 1 else 0.1)
     return _meta(fig, rows=rows), cols, plot_h
 
@@ -166,11 +166,11 @@ def _screen_height(fig: go.Figure, plot_h: float, bottom: float) -> go.Figure:
 
 
 def _legend_px(names: Sequence[str]) -> float:
-    """Height of the horizontal legend along the bottom: rows of entries (a symbol and its name) at SCREEN_WIDTH."""
+    """Height of the horizontal legend along the bottom: rows of entries (a symbol and its name) at MAIN_COLUMN_PX."""
     widths = [44 + len(str(n)) * CHAR_PX for n in names]
     rows, used = 1, 0.0
     for w in widths:
-        if used and used + w > SCREEN_WIDTH - 20:
+        if used and used + w > MAIN_COLUMN_PX - 20:
             rows, used = rows + 1, 0.0
         used += w
     return 22 * rows + 10 if widths else 0.0
@@ -188,8 +188,8 @@ def _category_angle(labels: Sequence[str], room: float = 55) -> tuple[int, float
 
 
 def _panel_width(cols: int, beside_px: float) -> float:
-    """The plot width of a panel of a `_panel_grid` with `cols` columns, px at SCREEN_WIDTH."""
-    return (SCREEN_WIDTH - 80 - (cols - 1) * beside_px) / cols
+    """The plot width of a panel of a `_panel_grid` with `cols` columns, px at MAIN_COLUMN_PX."""
+    return (MAIN_COLUMN_PX - 80 - (cols - 1) * beside_px) / cols
 
 
 # ---------------------------------------------------------------- op graph
@@ -540,7 +540,7 @@ def ranking_bars(ranking: pd.DataFrame, *, title: str | None = None) -> go.Figur
     """MnasNet reward per model, one panel per device, best on top. `ranking`: device, model, reward."""
     devices = list(dict.fromkeys(ranking["device"]))
     labels = CHAR_PX * max((len(str(m)) for m in ranking["model"]), default=0) + 12  # a panel's model names
-    per_row = max(1, min(PANELS_PER_ROW, int(SCREEN_WIDTH // (labels + 160))))  # and at least 160 px of bars
+    per_row = max(1, min(PANELS_PER_ROW, int(MAIN_COLUMN_PX // (labels + 160))))  # and at least 160 px of bars
     fig, cols, plot_h = _panel_grid(devices, per_row=per_row, row_px=max(150, 22 * ranking["model"].nunique()),
                                     below_px=2 * LINE_PX + 12, beside_px=labels + 16)
     for col, device in enumerate(devices, start=1):
