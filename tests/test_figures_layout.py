@@ -59,8 +59,9 @@ def _scaling(keys: tuple[str, ...] = ("amd_epyc_1t", "gtx1080ti", "snapdragon810
 
 def _breakdown() -> go.Figure:
     models = ("V1 unit (g=3, c=240, s=1)", "V2 unit (c=138, split=0.5, s=1)")
-    frame = pd.DataFrame([{"model": m, "device": d, "batch": 1, "ms": 1.0, "Conv": 0.7, "Elemwise": 0.1, "Data": 0.1,
-                           "Shuffle": 0.05, "Other": 0.05} for m in models for d in DEVICES])
+    frame = pd.DataFrame([{"model": m, "device": d, "batch": 1, "ms": 1.0, "bound": "device", "Conv": 0.7,
+                           "Elemwise": 0.1, "Data": 0.1, "Shuffle": 0.05, "Other": 0.05}
+                          for m in models for d in DEVICES])
     return figures.breakdown_bars(frame, title="Where the time goes (ShuffleNet V2 Figure 2 categories)")
 
 
@@ -403,7 +404,7 @@ def test_scaling_curves_draw_no_empty_panels_with_seven_devices() -> None:
 
 
 def test_breakdown_refuses_two_bars_of_one_label() -> None:
-    frame = pd.DataFrame([{"model": "shufflenet_v2", "device": DEVICES[0], "batch": 1, "ms": 1.0, "Conv": 0.7,
-                           "Elemwise": 0.1, "Data": 0.1, "Shuffle": 0.05, "Other": 0.05}] * 2)
+    frame = pd.DataFrame([{"model": "shufflenet_v2", "device": DEVICES[0], "batch": 1, "ms": 1.0, "bound": "device",
+                           "Conv": 0.7, "Elemwise": 0.1, "Data": 0.1, "Shuffle": 0.05, "Other": 0.05}] * 2)
     with pytest.raises(ValueError, match="name the models apart"):
         figures.breakdown_bars(frame)

@@ -154,6 +154,21 @@ def test_pages_say_when_the_host_bounds_the_run():
     assert host_bound(model, Settings(devices=("amd_epyc_1t",)), device_label) is None
 
 
+def test_the_breakdown_labels_a_host_bound_run_with_its_time_and_the_gpus_work():
+    """Figure 2's bars split device time; on a host-bound run the label still gives the run's time (the host's
+    issue time), with the GPU's work beside it, and a device-bound run only its time."""
+    from costmodel.studies.evaluate import Settings, ZooModel, breakdown, latency
+    from costmodel.units import ms as ms_text
+    from costmodel.viz.figures import breakdown_bars
+
+    model, eager = ZooModel.of("mobilenet_v2"), Settings(devices=("h200_b1", "amd_epyc_1t"))
+    gpu, cpu = latency(model, "h200_b1", eager), latency(model, "amd_epyc_1t", eager)
+    assert gpu.bound == "host" and gpu.ms > 2 * gpu.device_ms
+    labels = list(breakdown_bars(breakdown([model], eager)).data[0].y)
+    assert labels[0].endswith(f": {ms_text(gpu.ms)} (host-bound; GPU work {ms_text(gpu.device_ms)})")
+    assert labels[1].endswith(f": {ms_text(cpu.ms)}")
+
+
 def test_zoo_page_says_host_bound_in_eager_mode_and_not_as_a_graph():
     from test_app_pages import page  # AppTest of an app page, with this project's settings
     from costmodel.viz.labels import device_label

@@ -237,15 +237,17 @@ def block_table(source: Source, settings: Settings) -> pd.DataFrame:
 
 
 def breakdown(sources: list[Source], settings: Settings, names: Sequence[str] = ()) -> pd.DataFrame:
-    """ShuffleNet V2 Figure 2 rows: model, device, batch, ms, and ms per category (Conv ... Other). `names` go
-    before the sources' labels ('A: shufflenet_v2'): an A/B comparison of a model with itself still gets one bar
-    per side, not both stacked on one label."""
+    """ShuffleNet V2 Figure 2 rows: model, device, batch, ms (the run's time), bound (host or device) and device
+    time per category (Conv ... Other: on a host-bound GPU run they add up to less than ms). `names` go before
+    the sources' labels ('A: shufflenet_v2'): an A/B comparison of a model with itself still gets one bar per
+    side, not both stacked on one label."""
     rows = []
     for index, source in enumerate(sources):
         label = f"{names[index]}: {source.label}" if names else source.label
         for lat in latencies(source, settings):
-            rows.append({"model": label, "device": lat.device, "batch": lat.batch, "ms": lat.ms, **lat.breakdown})
-    return pd.DataFrame(rows, columns=["model", "device", "batch", "ms", *CATEGORIES])
+            rows.append({"model": label, "device": lat.device, "batch": lat.batch, "ms": lat.ms, "bound": lat.bound,
+                         **lat.breakdown})
+    return pd.DataFrame(rows, columns=["model", "device", "batch", "ms", "bound", *CATEGORIES])
 
 
 def op_table(source: Source, settings: Settings) -> pd.DataFrame:

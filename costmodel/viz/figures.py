@@ -303,11 +303,13 @@ def op_graphs(panels: Mapping[str, nx.DiGraph], *, times_ms: Mapping[str, Mappin
 
 # ---------------------------------------------------------------- time breakdown (ShuffleNet V2 Figure 2)
 def breakdown_bars(breakdown: pd.DataFrame, *, title: str | None = None) -> go.Figure:
-    """`breakdown`: one row per model and device with columns model, device, batch and ms per category
-    (Conv, Elemwise, Data, Shuffle, Other). Bars show each category's share of the predicted time, as
-    ShuffleNet V2 Figure 2; hover and the right-hand labels give ms."""
+    """`breakdown` (costmodel.studies.evaluate.breakdown): one row per model and device with columns model,
+    device, batch, ms (the run's time), bound and device time per category (Conv, Elemwise, Data, Shuffle,
+    Other). Bars show each category's share of the device time, as ShuffleNet V2 Figure 2; the labels give the
+    run's time, and the GPU's work beside it where the host bounds the run; hover gives each category's ms."""
     totals = breakdown[list(CATEGORIES)].sum(axis=1)
-    labels = [f"{r.model}<br>{at_batch(r.device, r.batch)}: {ms_text(t)}"
+    labels = [f"{r.model}<br>{at_batch(r.device, r.batch)}: {ms_text(r.ms)}"
+              + (f" (host-bound; GPU work {ms_text(t)})" if r.bound == "host" else "")
               for r, t in zip(breakdown.itertuples(), totals)]
     if len(set(labels)) < len(labels):  # plotly would stack them on one bar, past 100%
         raise ValueError("breakdown rows repeat a model on a device: name the models apart "
@@ -323,10 +325,12 @@ def breakdown_bars(breakdown: pd.DataFrame, *, title: str | None = None) -> go.F
             hovertemplate=f"{cat}: %{{x:{HOVER['percent']}}}% = %{{customdata:{HOVER['ms']}}} ms<extra></extra>"))
     fig.update_layout(barmode="stack")
     style(fig, title, height=max(280, 130 + 56 * len(labels)))
-    fig.update_xaxes(title="share of predicted time (%)", range=[0, 100])
+    fig.update_xaxes(title="share of predicted device time (%)", range=[0, 100])
     fig.update_yaxes(autorange="reversed")
+    host = (" (and, where the host bounds the run, the GPU's work, which the bar splits)"
+            if (breakdown["bound"] == "host").any() else "")
     return _meta(fig, aspect=min(1.2, 0.3 + 0.12 * len(labels)),
-                 caption="Each bar is one model on one device; its label gives the predicted total per batch.")
+                 caption=f"Each bar is one model on one device; its label gives the predicted time per batch{host}.")
 
 
 # ---------------------------------------------------------------- guidelines G1-G4
