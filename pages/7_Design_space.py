@@ -23,8 +23,9 @@ with header(
 
     from costmodel.app import ui, workers
     from costmodel.studies import optimal_scaling, search_space, sweep
-    from costmodel.studies.evaluate import profile
+    from costmodel.studies.evaluate import host_bound_note, profile
     from costmodel.viz import design_space
+    from costmodel.viz.labels import display_name
     from costmodel.zoo import ARCHS
 
 DEFAULT_GRIDS = {"shufflenet_v2": "width=0.5:2:0.25\nsplit_ratio=0.25,0.5,0.75", "shufflenet_v1":
@@ -110,6 +111,10 @@ elif results is not None:
         value = st.selectbox("capacity (higher is better)", capacities, key="ds.value", format_func=title,
                              index=capacities.index("flops") if "flops" in capacities else 0)
         ui.chart(design_space.pareto_figure(results, shown, value), "design_space_pareto")
+        if bound := design_space.host_bound_devices(results, shown):
+            st.info(host_bound_note([display_name(device) for device in bound], "every point's time is its "
+                                    "kernel launches and these fronts rank the points by op count, not by the work "
+                                    "they give the GPU"))
         ui.table(design_space.readable(design_space.pareto_fronts(results, shown, value), settings),
                  "design_space_pareto_points", caption="Pareto-optimal design points per device: no other point is "
                  f"faster with more {title(value)}.")

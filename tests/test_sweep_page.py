@@ -42,6 +42,18 @@ def snapdragon_sweep(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def h200_sweeps(tmp_path_factory) -> dict[str, Path]:
+    """A two-point G1 sweep on the H200 (batch 1) and one CPU, in each GPU mode."""
+    out = {}
+    for mode in ("eager", "graph"):
+        out[mode] = tmp_path_factory.mktemp("sweeps") / f"h200_{mode}.parquet"
+        plan = sweep.make_plan("g1_pointwise", {"c1": ["16", "32"], "c2": ["8"]}, mode=mode,
+                               devices=[load_profile("h200_b1"), load_profile("amd_epyc_1t")])
+        sweep.run(plan, out[mode], serial=True)
+    return out
+
+
 def g1_flops(c1: int, c2: int) -> int:
     return 2 * 10 * 56 * 56 * c1 * c2  # 10 blocks of two 1x1 convs at 56x56
 
@@ -145,3 +157,22 @@ def test_oversized_grid_is_one_error(app: AppTest) -> None:
     app.text_area(key="ds.grid.g1_pointwise").set_value("c1=1:1000:1\nc2=8").run()
     assert not app.exception
     assert any("more than 200" in e.value for e in app.error)
+
+
+def test_fronts_of_a_gpu_on_which_every_point_is_host_bound_say_so(h200_sweeps) -> None:
+    """Eager on the H200 each micro-network takes longer to issue than to run, so its front ranks op counts, and
+    the page says so (naming that GPU, not the CPU); a sweep of CUDA-graph runs is device-bound and has no note."""
+    for mode, noted in (("eager", True), ("graph", False)):
+        results = pq.read_table(h200_sweeps[mode]).to_pandas()
+        assert set(results["bound:h200_b1"]) == ({"host"} if noted else {"device"})
+        app = AppTest.from_file(str(ROOT / "pages" / "7_Design_space.py"), default_timeout=300)
+        app.session_state["settings.devices"] = ["h200_b1", "amd_epyc_1t"]
+        app.run()
+        upload(app, f"h200_{mode}.parquet", h200_sweeps[mode].read_bytes())
+        assert not app.exception and not app.error, [e.value for e in (*app.exception, *app.error)]
+        notes = [info.value for info in app.info if info.value.startswith("Host-bound")]
+        if noted:
+            assert len(notes) == 1 and notes[0].startswith(f"Host-bound ({device_label('h200_b1')})")
+            assert "EPYC" not in notes[0]
+        else:
+            assert notes == []

@@ -201,6 +201,19 @@ def no_shared_device(results: pd.DataFrame, devices: Sequence[str]) -> str:
             "that is not shipped: upload it on the Device profiles page).")
 
 
+def host_bound_devices(results: pd.DataFrame, devices: Sequence[str]) -> list[str]:
+    """Of `devices`, those on which every point the sweep timed is host-bound (an eager GPU run issues each kernel
+    slower than the GPU runs it): each point's time is then its launches, so their fronts rank op counts."""
+    bound = []
+    for device in devices:
+        if f"bound:{device}" not in results:
+            continue
+        timed = results.loc[results[f"ms:{device}"].notna(), f"bound:{device}"]
+        if len(timed) and (timed == "host").all():
+            bound.append(device)
+    return bound
+
+
 def _batch(results: pd.DataFrame, device: str) -> int | None:
     column = f"batch:{device}"
     values = results[column].dropna() if column in results else pd.Series(dtype=float)
