@@ -54,5 +54,7 @@ st.markdown("""
 *Guidelines* - G1-G4 of ShuffleNet V2, predicted vs published. *EfficientNet scaling* - compound vs
 single-dimension scaling. *Model zoo* - any zoo model; accuracy vs latency; MnasNet's reward.
 *Device profiles* - rooflines, fit quality, profile this machine, upload a profile. *Your model* - your own
-network. Every chart has SVG/PDF/PNG buttons (publication size and fonts); every table CSV and LaTeX (booktabs).
+network (uploaded Python runs in a sandbox) and an A/B comparison with any model. *Design space* - sweep an
+architecture's parameters, Pareto fronts per device, device-optimal depth/width/resolution scaling. Every chart
+has SVG/PDF/PNG buttons (publication size and fonts); every table CSV and LaTeX (booktabs).
 """)

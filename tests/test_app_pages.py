@@ -122,6 +122,9 @@ def test_home_headline_and_sidebar() -> None:
     assert len({option[:CHIP_CHARACTERS] for option in chips.options}) == len(PROFILES)  # told apart while cut
     app.sidebar.selectbox(key="_settings.batch").set_value(1).run()
     assert all(label.endswith(", batch 1") for label in metrics(app))
+    pages = [path.stem.split("_", 1)[1].replace("_", " ") for path in sorted((ROOT / "pages").glob("[0-9]_*.py"))]
+    text = " ".join(m.value for m in app.markdown)
+    assert [name for name in pages if f"*{name}*" not in text] == []  # every page is introduced by name
     app.sidebar.multiselect(key="_settings.devices").set_value([]).run()
     assert errors(app) == ["No device profile selected: pick at least one in the sidebar."]
 
