@@ -334,6 +334,11 @@ SCREEN = {"pareto": lambda: _pareto(SHIPPED), "scaling_panel": lambda: _scaling_
           "metric_scatter": lambda: design_space.metric_scatter(_sweep(SHIPPED), "flops", "ms:amd_epyc_1t",
                                                                 "param:width"),
           "guideline": _screen_guideline,
+          "breakdown": lambda: figures.breakdown_bars(pd.DataFrame(  # the H200s host-bound: their labels are longest
+              [{"model": f"{side}: shufflenet_v2(width=1.5)", "device": d, "batch": 32 if "32" in d else 1,
+                "ms": 2.72 if "H200" in d else 11.6, "bound": "host" if "H200" in d else "device", "Conv": 0.3,
+                "Elemwise": 0.05, "Data": 0.03, "Shuffle": 0.01, "Other": 0.01} for side in "AB" for d in SEVEN]),
+              title="A vs B: where the time goes"),
           "flops_latency": lambda: figures.flops_latency(_seven_points(), title="Same FLOPs, different speed"),
           "accuracy_latency": lambda: figures.accuracy_latency(_seven_points(),
                                                                title="Published top-1 vs predicted latency"),

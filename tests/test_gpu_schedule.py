@@ -165,7 +165,7 @@ def test_the_breakdown_labels_a_host_bound_run_with_its_time_and_the_gpus_work()
     gpu, cpu = latency(model, "h200_b1", eager), latency(model, "amd_epyc_1t", eager)
     assert gpu.bound == "host" and gpu.ms > 2 * gpu.device_ms
     labels = list(breakdown_bars(breakdown([model], eager)).data[0].y)
-    assert labels[0].endswith(f": {ms_text(gpu.ms)} (host-bound; GPU work {ms_text(gpu.device_ms)})")
+    assert labels[0].endswith(f": {ms_text(gpu.ms)}<br>host-bound; GPU work {ms_text(gpu.device_ms)}")
     assert labels[1].endswith(f": {ms_text(cpu.ms)}")
 
 

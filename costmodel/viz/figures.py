@@ -309,7 +309,7 @@ def breakdown_bars(breakdown: pd.DataFrame, *, title: str | None = None) -> go.F
     run's time, and the GPU's work beside it where the host bounds the run; hover gives each category's ms."""
     totals = breakdown[list(CATEGORIES)].sum(axis=1)
     labels = [f"{r.model}<br>{at_batch(r.device, r.batch)}: {ms_text(r.ms)}"
-              + (f" (host-bound; GPU work {ms_text(t)})" if r.bound == "host" else "")
+              + (f"<br>host-bound; GPU work {ms_text(t)}" if r.bound == "host" else "")
               for r, t in zip(breakdown.itertuples(), totals)]
     if len(set(labels)) < len(labels):  # plotly would stack them on one bar, past 100%
         raise ValueError("breakdown rows repeat a model on a device: name the models apart "
@@ -325,6 +325,8 @@ def breakdown_bars(breakdown: pd.DataFrame, *, title: str | None = None) -> go.F
             hovertemplate=f"{cat}: %{{x:{HOVER['percent']}}}% = %{{customdata:{HOVER['ms']}}} ms<extra></extra>"))
     fig.update_layout(barmode="stack")
     style(fig, title, height=max(280, 130 + 56 * len(labels)))
+    longest = max((len(line) for label in labels for line in label.split("<br>")), default=0)
+    fig.update_layout(margin_l=max(60, round(CHAR_PX * longest + 12)))  # the labels' room, as ranking_bars
     fig.update_xaxes(title="share of predicted device time (%)", range=[0, 100])
     fig.update_yaxes(autorange="reversed")
     host = (" (and, where the host bounds the run, the GPU's work, which the bar splits)"
