@@ -76,4 +76,5 @@ for table, tab in zip(guideline_sweeps.GUIDELINES, tabs):
             st.info(evaluate.host_bound_note([display_name(device) for device in bound], "these bars follow the "
                                              "number of launches, not the guideline's effect on the GPU"))
         ui.table(tables.readable(frame.drop(columns=["yours", "arch"]), settings), f"{g.key.lower()}_table{g.table}",
-                 caption=f"{g.key}: ShuffleNet V2 Table {g.table} settings, MAC and predicted vs published speed.")
+                 caption=f"{g.key}: ShuffleNet V2 Table {g.table} settings, MAC and predicted vs published speed.",
+                 pinned=("setting", "device"))

@@ -51,7 +51,8 @@ zoo = ui.compute(catalog.zoo_panel, settings, spinner="Analysing the zoo on ever
 ui.chart(zoo.flops_latency, "zoo_flops_vs_latency")
 ui.chart(zoo.accuracy_latency, "zoo_accuracy_vs_latency")
 ui.table(tables.readable(zoo.wide.drop(columns=["arch"]), settings), "zoo_published",
-         caption="Zoo models at their published settings: costs, predicted latency, published top-1 (source).")
+         caption="Zoo models at their published settings: costs, predicted latency, published top-1 (source).",
+         pinned=("model",))
 
 st.subheader("MnasNet reward: ACC x (LAT / T)^w")
 a, b = st.columns(2)

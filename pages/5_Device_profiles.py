@@ -26,7 +26,8 @@ ui.table(profile_views.summary(settings), "profiles",
          caption="Device profiles: provenance, batch and fit error on their own measurements (median, 90th "
                  "percentile, max). The max is one micro-benchmark, often a shape the library runs on a slow "
                  "algorithm, which a GPU's robust fit leaves aside on purpose. Unseen: the error on whole networks "
-                 "of families the profile was never fitted or tuned on, at its batch (empty: none was timed).")
+                 "of families the profile was never fitted or tuned on, at its batch (empty: none was timed).",
+         pinned=("profile",))
 
 name = st.selectbox("Profile", settings.devices, format_func=lambda d: choice_label(evaluate.profile(d)),
                     key="profile")

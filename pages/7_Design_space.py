@@ -122,7 +122,7 @@ elif results is not None:
         st.info(design_space.no_shared_device(results, devices))
     with st.expander("All points"):
         ui.table(design_space.readable(results, settings), "design_space_points",
-                 caption="Sweep results (columns: docs/readme/sweeps.md).")
+                 caption="Sweep results (columns: docs/readme/sweeps.md).", pinned=("point",))
 
 # ---------------------------------------------------------------- device-optimal scaling
 st.header("Device-optimal scaling")

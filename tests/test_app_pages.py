@@ -9,6 +9,7 @@ import math
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
@@ -67,6 +68,11 @@ def published_points() -> list[dict]:
 def metrics(where) -> dict[str, str]:
     """Metric label -> value of an app or a block of it (a tab: guideline pages repeat labels per tab)."""
     return {m.label: m.value for m in where.metric}
+
+
+def column_config(app: AppTest, first_column: str) -> dict:
+    """The column settings (width, pinned, number format) of the first displayed table starting with that column."""
+    return next(json.loads(d.proto.columns) for d in app.dataframe if d.value.columns[0] == first_column)
 
 
 def table(app: AppTest, first_column: str, second: str | None = None):
@@ -347,6 +353,11 @@ def test_profile_parameters_and_measurements_name_their_units(name: str, against
     profiles = table(app, "profile")  # the numbers first: the long provenance last, where cutting it hides nothing
     assert list(profiles.columns)[-1] == "how" and profiles.set_index("profile").at[name, "how"] == \
         device.source.description
+    config = column_config(app, "profile")  # the profile stays on screen when the wide table scrolls; no number
+    assert config["profile"]["pinned"] and not config["device"]["pinned"]  # is printed with all its digits
+    numbers = [c for c in profiles.columns if pd.api.types.is_float_dtype(profiles[c])]
+    assert "fit median error (%)" in numbers and [c for c in numbers if "format" not in
+                                                  config.get(c, {}).get("type_config", {})] == []
     shown = table(app, "measurement")
     other = {"measured": "published", "published": "measured"}[against]
     assert not [c for c in shown.columns if other in c]

@@ -91,6 +91,13 @@ def test_latex_is_booktabs_with_escaped_text_and_aligned_numbers() -> None:
     assert latex.count(r" \\") == 1 + len(frame)
 
 
+def test_latex_writes_a_missing_whole_number_as_a_dash() -> None:
+    """Counts that some rows lack (a profile's thread count, its unseen networks) are nullable integers."""
+    frame = pd.DataFrame({"profile": ["cpu", "gpu"], "threads": pd.array([2, None], dtype="Int64")})
+    lines = export.table_latex(frame, caption="Profiles", label="tab:p").splitlines()
+    assert r"cpu & 2 \\" in lines and r"gpu & -- \\" in lines
+
+
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed (texlive-latex-base + "
                                                                 "texlive-latex-recommended for booktabs)")
 def test_latex_table_compiles(tmp_path: Path) -> None:

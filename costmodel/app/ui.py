@@ -269,13 +269,15 @@ def _chart(shown: go.Figure, fig: go.Figure, name: str) -> None:
                      export.MIME[fmt]) for fmt in export.FIGURE_FORMATS])
 
 
-def table(frame: pd.DataFrame, name: str, *, caption: str | None = None) -> None:
+def table(frame: pd.DataFrame, name: str, *, caption: str | None = None, pinned: Sequence[str] = ()) -> None:
     """The table (whole up to 25 rows, scrolling beyond), then CSV and LaTeX (booktabs) buttons; `caption`
-    goes into the LaTeX."""
+    goes into the LaTeX. `pinned` text columns name a row (a setting, a device) and stay on screen while a table
+    wider than the page scrolls sideways."""
     height = 35 * (len(frame) + 1) + 3 if len(frame) <= 25 else "auto"
     columns = {column: st.column_config.NumberColumn(format=fmt)
                for column, fmt in tables.display_formats(frame).items()}  # digits by costmodel/units.py
-    columns.update({column: st.column_config.Column(width=px) for column, px in tables.text_widths(frame).items()})
+    columns.update({column: st.column_config.Column(width=px, pinned=column in pinned)
+                    for column, px in tables.text_widths(frame).items()})
     st.dataframe(frame, hide_index=True, key=f"table.{name}", height=height, column_config=columns)
     table_buttons(frame, name, caption=caption)
 

@@ -39,7 +39,8 @@ def summary(settings: Settings) -> pd.DataFrame:
                      "unseen max error (%)": unseen.max_pct if unseen else None,
                      "measurements": len(d.measurements), "kind": d.kind, "threads": d.threads, "dtype": d.dtype,
                      "how": d.source.description})
-    return pd.DataFrame(rows)
+    counts = ["batch", "unseen networks", "measurements", "threads"]  # whole numbers, some missing: not floats
+    return pd.DataFrame(rows).astype({column: "Int64" for column in counts})
 
 
 def parameters(device: DeviceProfile) -> pd.DataFrame:

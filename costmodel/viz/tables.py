@@ -89,6 +89,8 @@ def quantity_of(header: str) -> str | None:
         return "ms"
     if "/s, batch" in header:
         return "throughput"
+    if header.endswith("(%)"):
+        return "percent"
     return None
 
 
