@@ -411,3 +411,25 @@ def test_zoo_page_analyses_a_library_model_by_name() -> None:
     assert cell(shown, "FLOPs (M multiply-adds)", label) == pytest.approx(expected, DISPLAYED)
     app.text_input(key="zoo.args.timm").input("no_such_argument=1").run()
     assert any("could not be built" in e for e in errors(app))
+
+
+def unformatted_numbers(app: AppTest) -> list[str]:
+    """'table: column' for each float column a table prints with all its digits (no quantity's rule applies)."""
+    out = []
+    for shown in app.dataframe:
+        config = json.loads(shown.proto.columns or "{}")
+        out += [f"{shown.value.columns[0]}...: {c}" for c in shown.value.columns
+                if pd.api.types.is_float_dtype(shown.value[c])
+                and "format" not in config.get(str(c), {}).get("type_config", {})]
+    return out
+
+
+@pytest.mark.parametrize("path", ["home.py", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))])
+def test_every_table_prints_its_numbers_by_a_rule(path: str) -> None:
+    """No table shows a float with all its digits ('13.3195' for a percentage): each numeric column's header
+    names a quantity (costmodel/units.py decides its digits) or holds whole numbers. Design space shows its
+    tables once a sweep ran (tests/test_sweep_page.py checks them)."""
+    app = AppTest.from_file(str(ROOT / path), default_timeout=240).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert unformatted_numbers(app) == []
+    assert app.dataframe or path in ("home.py", "pages/7_Design_space.py"), "the page shows its tables"

@@ -18,6 +18,7 @@ from costmodel.latency.profiles import load_profile
 from costmodel.studies import sweep
 from costmodel.studies.evaluate import Settings
 from costmodel.viz.labels import device_label
+from test_app_pages import unformatted_numbers
 
 ROOT = Path(__file__).resolve().parents[1]
 LOAD = "Load a sweep's Parquet"
@@ -83,7 +84,7 @@ def test_small_sweep_shows_engine_numbers_and_pareto_front(app: AppTest) -> None
     front = next(f for f in frames if list(f.columns[:4]) == ["device", "batch", "point", "latency (ms)"])
     assert set(front["device"]) == {device_label(gtx)} and set(front["batch"]) == {gtx.batch} and len(front) >= 1
     assert "FLOPs (M multiply-adds)" in front  # the capacity the front is drawn for, FLOPs by default
-    assert raw_headers(app) == []
+    assert raw_headers(app) == [] and unformatted_numbers(app) == []
     assert any(c.value.startswith("3 points, 1 invalid") for c in app.caption)
     assert len(app.get("plotly_chart")) >= 2
 

@@ -28,6 +28,7 @@ COLUMNS = {
     "kernels_per_block": ("kernels per block (mean)", 1, "ratio"),
     "parallel_width": ("width (parallel compute ops per block, mean)", 1, "ratio"),
     "top1": ("published top-1 (%)", 1, "percent"),
+    "phi": ("phi (compound coefficient)", 1, "ratio"),
     "width_coefficient": ("width coefficient", 1, "ratio"),
     "depth_coefficient": ("depth coefficient", 1, "ratio"),
     "resolution": ("resolution (px)", 1, "count"),
@@ -91,6 +92,8 @@ def quantity_of(header: str) -> str | None:
         return "throughput"
     if header.endswith("(%)"):
         return "percent"
+    if header.endswith("batch (images)"):  # a sweep's batch per device, missing on error rows
+        return "count"
     return None
 
 
