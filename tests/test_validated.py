@@ -87,3 +87,22 @@ def test_compare_says_how_far_to_trust_each_device():
     validation = json.loads(run.stdout)["validation"]
     assert validation["h200_b1"] == accuracy(load_profile("h200_b1"), 1, "eager", True).to_dict()
     assert validation["gtx1080ti"] is None
+
+
+def test_a_validation_rerun_while_the_app_serves_is_quoted_at_once(tmp_path, monkeypatch):
+    """The stored results are re-read when a file changes: a new run's numbers replace the old ones, and a
+    result removed is no longer quoted."""
+    from costmodel.studies import validated
+
+    device = load_profile("amd_epyc_1t")
+    stored = json.loads((VALIDATION_DIR / "latency_cpu_1t.json").read_text(encoding="utf-8"))
+    monkeypatch.setattr(validated, "VALIDATION_DIR", tmp_path)
+    copy = tmp_path / "latency_cpu_1t.json"
+    copy.write_text(json.dumps(stored), encoding="utf-8")
+    before = accuracy(device, 1, "eager", True)
+    key = f"{validated.CPU_SET}/fused"  # the set a profile is quoted on
+    stored[key]["median_ape"] = before.median_pct + 10  # a later run, 10 points worse, with more digits
+    copy.write_text(json.dumps(stored, indent=1), encoding="utf-8")
+    assert accuracy(device, 1, "eager", True).median_pct == pytest.approx(before.median_pct + 10)
+    copy.unlink()
+    assert accuracy(device, 1, "eager", True) is None

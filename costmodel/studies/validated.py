@@ -55,11 +55,16 @@ def _matches(stored: dict, profile: DeviceProfile) -> bool:
         stored.get("profile_fit_median_ape", math.nan), profile.fit.median_ape, rel_tol=1e-9)
 
 
-@functools.cache
 def _stored() -> tuple[tuple[str, dict], ...]:
-    """Every stored result: its path relative to the repository, and its contents."""
-    return tuple((f"data/validation/{path.name}", json.loads(path.read_text(encoding="utf-8")))
-                 for path in sorted(VALIDATION_DIR.glob("*.json")))
+    """Every stored result: its path relative to the repository, and its contents - as the files are now, so a
+    validation re-run while the app serves is quoted at once (a stat per file; the files are read once)."""
+    paths = sorted(VALIDATION_DIR.glob("*.json"))
+    return _read(tuple((path, path.stat().st_mtime_ns, path.stat().st_size) for path in paths))
+
+
+@functools.lru_cache(maxsize=4)
+def _read(files: tuple[tuple[Path, int, int], ...]) -> tuple[tuple[str, dict], ...]:
+    return tuple((f"data/validation/{path.name}", json.loads(path.read_text(encoding="utf-8"))) for path, _, _ in files)
 
 
 def _gpu(stored: dict, path: str, profile: DeviceProfile, batch: int, mode: str) -> list[Accuracy]:
