@@ -24,7 +24,9 @@ PAGE_THREADS_S = 300  # the longest a page's computation left running by a test 
 def pytest_sessionfinish() -> None:
     """Let computations that pages started in this process (costmodel-page-work threads: a rerun leaves the
     previous one running) end before the interpreter does, for the reason above."""
+    from costmodel.app.header import WORK_THREADS
+
     deadline = time.monotonic() + PAGE_THREADS_S
     for thread in threading.enumerate():
-        if thread.name in ("costmodel-page-work", "costmodel-warm-up"):
+        if thread.name in WORK_THREADS:
             thread.join(max(0.0, deadline - time.monotonic()))

@@ -122,3 +122,32 @@ def test_the_workers_of_a_killed_server_stop_computing(computing_server):
     process.kill()
     process.wait()
     assert not psutil.wait_procs([worker], timeout=10)[1]
+
+
+IN_PROCESS = """
+import threading, time
+import torch
+from costmodel.app import header
+torch.set_num_threads(1)
+
+def work():
+    a = torch.randn(1500, 1500)
+    while True:
+        a = torch.tanh(a @ a)
+
+threading.Thread(target=work, name=header.WORK_THREADS[0], daemon=True).start()
+time.sleep(1)
+"""
+
+
+def test_a_server_computing_in_its_own_process_exits_with_one_line_not_an_abort(tmp_path):
+    """With COSTMODEL_COMPUTE_PROCESSES=0 a page computes on a daemon thread of the server, inside torch's C++
+    code; the interpreter's exit then aborted the server (SIGABRT, 'terminate called without an active
+    exception'). Now it waits a moment, then exits with code 1 and a line saying the work was abandoned."""
+    script = tmp_path / "server.py"
+    script.write_text(IN_PROCESS)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert "terminate called" not in done.stderr
+    assert done.returncode == 1 and done.stderr.strip().splitlines()[-1] == (
+        "costmodel: stopped with 1 computation(s) unfinished in the server's own process; they were abandoned")

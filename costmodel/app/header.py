@@ -8,8 +8,10 @@ the status line up to date (elapsed seconds) while the script thread waits (docs
 """
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import contextlib
+import os
 import sys
 import threading
 import time
@@ -29,6 +31,28 @@ TICK_S = 1.0  # how often the status line's elapsed time is refreshed
 # throughput (measured in docs/readme/reliability.md, "First feedback on a cold server").
 SWITCH_INTERVAL_S = 0.001
 sys.setswitchinterval(SWITCH_INTERVAL_S)
+WORK_THREADS = ("costmodel-page-work", "costmodel-warm-up")  # computations in the server's own process
+EXIT_GRACE_S = 3.0  # how long an exiting server lets such a computation finish
+
+
+def _abandon_unfinished_work() -> None:
+    """At the server's exit: a computation still running in its own process (COSTMODEL_COMPUTE_PROCESSES=0, or
+    work the workers could not take) is a daemon thread inside torch's C++ code, and such a thread aborts the
+    interpreter as it finalizes (SIGABRT, "terminate called without an active exception"). Give it a moment,
+    then end the process at once, saying what was left unfinished."""
+    deadline = time.monotonic() + EXIT_GRACE_S
+    for thread in [t for t in threading.enumerate() if t.name in WORK_THREADS]:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    unfinished = sum(t.is_alive() for t in threading.enumerate() if t.name in WORK_THREADS)
+    if unfinished:
+        sys.stderr.write(f"costmodel: stopped with {unfinished} computation(s) unfinished in the server's own "
+                         "process; they were abandoned\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(1)
+
+
+atexit.register(_abandon_unfinished_work)  # runs before the interpreter finalizes its threads
 
 
 @contextlib.contextmanager
@@ -102,7 +126,7 @@ def working(work: Callable[[], T], text: str) -> T:
     """`work()` on a worker thread while the page shows `text` and the seconds elapsed; its result or its
     exception. If the visitor moves on (a rerun stops this script), the work still finishes and fills the cache."""
     future: concurrent.futures.Future = concurrent.futures.Future()
-    threading.Thread(target=_run, args=(work, future), name="costmodel-page-work", daemon=True).start()
+    threading.Thread(target=_run, args=(work, future), name=WORK_THREADS[0], daemon=True).start()
     started = time.monotonic()
     with status_line(text) as show:
         while True:

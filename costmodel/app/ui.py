@@ -30,7 +30,7 @@ from costmodel.latency.profiles import DeviceProfile, parse_profile, profile_nam
 from costmodel.latency.schedule import MODES
 from costmodel.zoo import ArchSpec
 from costmodel.app import cache
-from costmodel.app.header import working
+from costmodel.app.header import WORK_THREADS, working
 from costmodel.app import settings as operator_settings
 from costmodel.app import workers
 from costmodel.studies import scaling
@@ -214,7 +214,7 @@ def warm_up(settings: Settings) -> None:
             with contextlib.suppress(Exception):  # a failure is shown by the page that needs the panel
                 store.get_or_compute(_key(fn, args, {}), workers.offloaded(functools.partial(fn, *args)))
 
-    threading.Thread(target=work, name="costmodel-warm-up", daemon=True).start()
+    threading.Thread(target=work, name=WORK_THREADS[1], daemon=True).start()
 
 
 # ---------------------------------------------------------------- charts and tables
