@@ -11,7 +11,8 @@ with header(
     "The four guidelines",
     "ShuffleNet V2 benchmarks 10 stacked blocks at 56x56 per guideline. A GPU profile uses the paper's GTX "
     "1080Ti channel counts, a CPU profile the Snapdragon 810 ones; published speeds are shown for the profiles "
-    "calibrated to them. Your setting (outlined) is computed at the FLOPs of the table's first row."):
+    "calibrated to them, which predict at the tables' batch (1) so the two compare; every other profile predicts "
+    "at its own batch. Your setting (outlined) is computed at the FLOPs of the table's first row."):
     from costmodel.viz import catalog, tables
     from costmodel.studies import evaluate, guideline_sweeps
     from costmodel.app import ui

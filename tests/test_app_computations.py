@@ -125,7 +125,9 @@ def test_guideline_sweep_matches_the_engine_and_the_paper() -> None:
         assert list(rows["published"].dropna()) == (published if guideline_sweeps.publishes(device) else [])
         mine = rows[rows["yours"]].iloc[0]
         g, c = (int(v.split("=")[1]) for v in mine["config"].split(", "))
-        expected = predict(engine("g2_groupconv", g=g, c=c), device)
+        batch = 1 if guideline_sweeps.publishes(device) else device.batch  # the paper's tables' batch, or its own
+        assert set(rows["batch"]) == {batch}
+        expected = predict(engine("g2_groupconv", batch=batch, g=g, c=c), device)
         assert mine["predicted"] == pytest.approx(expected.throughput)
         assert mine["flops"] == engine("g2_groupconv", g=g, c=c).summary["flops"]
 

@@ -196,12 +196,13 @@ def test_g1_ratio_and_column_change_your_setting() -> None:
         column = "gpu_c1c2_at_x1" if device.kind == "gpu" else "arm_c1c2_at_x1"
         c = 2 * int(row[column].strip("()").split(",")[0])
         c1 = math.floor(c / math.sqrt(12) + 1e-9)
-        rep = engine("g1_pointwise", c1=c1, c2=12 * c1)
+        batch = 1 if device.source.method == "calibrated" else device.batch  # the tables' batch, or its own
+        rep = engine("g1_pointwise", batch, c1=c1, c2=12 * c1)
         g1 = metrics(app.tabs[0])
-        assert g1[f"{device_label(device)}, {device.unit}, batch 1"] == f"{predict(rep, device).throughput:.4g}"
-        # each device's network has its own "Your setting" FLOPs (the GPU and CPU/ARM widths differ)
-        assert si(rep.summary["flops"], "MAdds") in [m.value for m in app.tabs[0].metric
-                                                    if m.label == "Your setting: 1:12 (yours)"]
+        assert g1[f"{device_label(device)}, {device.unit}, batch {batch}"] == f"{predict(rep, device).throughput:.4g}"
+        # each device's network has its own "Your setting" FLOPs per image (the GPU and CPU/ARM widths differ)
+        assert si(rep.summary["flops"] / batch, "MAdds") in [m.value for m in app.tabs[0].metric
+                                                            if m.label == "Your setting: 1:12 (yours)"]
 
 
 def test_g2_g3_g4_controls() -> None:
@@ -213,9 +214,10 @@ def test_g2_g3_g4_controls() -> None:
     labels = [label for label in metrics(app) if label.startswith("Your setting")]
     assert labels == ["Your setting: 1:3 (yours)", "Your setting: g=4 (yours)", "Your setting: 4-fragment-parallel",
                       "Your setting: ReLU no, shortcut yes"]
-    rep = engine("g4_bottleneck", relu=False, shortcut=True, c=32)  # Table 4's first columns: c = 32
-    for device in PROFILES:
-        assert (metrics(app.tabs[3])[f"{device_label(device)}, {device.unit}, batch 1"]
+    for device in PROFILES:  # Table 4's first columns: c = 32; the paper's batch 1 where it publishes, else its own
+        batch = 1 if device.source.method == "calibrated" else device.batch
+        rep = engine("g4_bottleneck", batch, relu=False, shortcut=True, c=32)
+        assert (metrics(app.tabs[3])[f"{device_label(device)}, {device.unit}, batch {batch}"]
                 == f"{predict(rep, device).throughput:.4g}")
 
 

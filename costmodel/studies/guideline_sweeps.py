@@ -4,7 +4,8 @@ its MAC and FLOPs, and its predicted speed on every device next to the published
 A device uses the paper's GPU columns (GTX 1080Ti channel counts) if it is a GPU and the ARM columns
 (Snapdragon 810) otherwise; published speeds are shown for profiles calibrated to the paper. Each table has
 three columns per device ("levels": x1/x2/x4 or channels c). The tables were measured at batch 1 (see
-costmodel.latency.calibrate), so speeds are predicted at batch 1 unless the settings fix a batch.
+costmodel.latency.calibrate), so the profiles calibrated to them predict at batch 1, where their speeds compare
+with the published ones; every other profile predicts at its own batch, as on every page (`speed_batch`).
 """
 from __future__ import annotations
 
@@ -48,6 +49,13 @@ def paper_device(device: DeviceProfile) -> str:
 def publishes(device: DeviceProfile) -> bool:
     """Whether the paper's measurements are this device's own (a profile calibrated to them)."""
     return device.source.method == "calibrated"
+
+
+def speed_batch(device: DeviceProfile, settings: Settings) -> int:
+    """The batch `device`'s guideline speeds are predicted at: the sidebar's when it fixes one, else the tables'
+    for a profile calibrated to them and the profile's own batch for any other (an H200 profile measured at batch
+    8 is not asked about batch 1)."""
+    return settings.batch or (tables_batch() if publishes(device) else device.batch)
 
 
 def cells(table: int, kind: str, level: int) -> list[dict]:
@@ -111,14 +119,15 @@ def g1_lower_bound_total(rep: Report) -> int:
 
 
 def sweep(table: int, level: int, settings: Settings, choice: object = None) -> pd.DataFrame:
-    """One row per (setting, device): costs at batch 1 and predicted vs published speed.
+    """One row per (setting, device): costs per image and predicted (at `speed_batch`) vs published speed.
 
     Columns: guideline, setting, device (early: the table is wider than a page), yours, column, arch, config,
     flops, mac_elements, mac_bytes, lower_bound_bytes (G1 only), batch, predicted, published, unit, error_pct,
     bound (host or device: which resource the predicted run waits for)."""
-    rows, batch = [], settings.batch or tables_batch()
+    rows = []
     for name in settings.devices:
         device = profile(name)
+        batch = speed_batch(device, settings)
         kind = paper_device(device)
         chosen = user_cell(table, kind, level, choice) if choice is not None else None
         extra = [chosen] if chosen is not None and chosen["row"].endswith("(yours)") else []
