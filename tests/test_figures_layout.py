@@ -413,3 +413,18 @@ def test_breakdown_refuses_two_bars_of_one_label() -> None:
                            "Conv": 0.7, "Elemwise": 0.1, "Data": 0.1, "Shuffle": 0.05, "Other": 0.05}] * 2)
     with pytest.raises(ValueError, match="name the models apart"):
         figures.breakdown_bars(frame)
+
+
+def test_breakdown_names_the_model_once() -> None:
+    """One model: the title names it, so the bar labels give only device, batch and time; several: each label
+    names its model."""
+    row = {"device": DEVICES[0], "batch": 1, "ms": 1.0, "bound": "device", "Conv": 0.7, "Elemwise": 0.1, "Data": 0.1,
+           "Shuffle": 0.05, "Other": 0.05}
+    one = pd.DataFrame([{"model": "mobilenet_v2", **row}, {"model": "mobilenet_v2", **row, "device": DEVICES[1]}])
+    labels = figures.breakdown_bars(one, title="mobilenet_v2: where the time goes").data[0].y
+    assert [label.split("<br>")[0] for label in labels] == [f"{d}, batch 1: 1 ms" for d in DEVICES[:2]]
+    untitled = figures.breakdown_bars(one).data[0].y
+    assert all(label.startswith("mobilenet_v2<br>") for label in untitled)
+    two = pd.concat([one.iloc[:1], one.iloc[:1].assign(model="resnet50")])
+    assert [label.split("<br>")[0] for label in figures.breakdown_bars(two, title="A vs B").data[0].y] == \
+        ["mobilenet_v2", "resnet50"]

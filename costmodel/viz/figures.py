@@ -306,9 +306,12 @@ def breakdown_bars(breakdown: pd.DataFrame, *, title: str | None = None) -> go.F
     """`breakdown` (costmodel.studies.evaluate.breakdown): one row per model and device with columns model,
     device, batch, ms (the run's time), bound and device time per category (Conv, Elemwise, Data, Shuffle,
     Other). Bars show each category's share of the device time, as ShuffleNet V2 Figure 2; the labels give the
-    run's time, and the GPU's work beside it where the host bounds the run; hover gives each category's ms."""
+    run's time, and the GPU's work below it where the host bounds the run; hover gives each category's ms. A
+    label names its model unless the title already names the only one."""
     totals = breakdown[list(CATEGORIES)].sum(axis=1)
-    labels = [f"{r.model}<br>{at_batch(r.device, r.batch)}: {ms_text(r.ms)}"
+    models = set(breakdown["model"])
+    named = not (len(models) == 1 and title and str(next(iter(models))) in title)
+    labels = [(f"{r.model}<br>" if named else "") + f"{at_batch(r.device, r.batch)}: {ms_text(r.ms)}"
               + (f"<br>host-bound; GPU work {ms_text(t)}" if r.bound == "host" else "")
               for r, t in zip(breakdown.itertuples(), totals)]
     if len(set(labels)) < len(labels):  # plotly would stack them on one bar, past 100%
