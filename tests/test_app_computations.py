@@ -24,6 +24,7 @@ from costmodel.sources.names import load_model
 from costmodel.sources.userfile import load_user_model
 from costmodel.zoo.layers import round_to_multiple
 from costmodel.zoo.spec import REFERENCE_DIR, reference_csv
+from test_app_pages import guideline_batch
 
 SETTINGS = Settings(devices=tuple(profile_names()))
 USER_MODELS = Path(__file__).parent / "fixtures" / "user_models"
@@ -125,7 +126,7 @@ def test_guideline_sweep_matches_the_engine_and_the_paper() -> None:
         assert list(rows["published"].dropna()) == (published if guideline_sweeps.publishes(device) else [])
         mine = rows[rows["yours"]].iloc[0]
         g, c = (int(v.split("=")[1]) for v in mine["config"].split(", "))
-        batch = 1 if guideline_sweeps.publishes(device) else device.batch  # the paper's tables' batch, or its own
+        batch = guideline_batch(device)
         assert set(rows["batch"]) == {batch}
         expected = predict(engine("g2_groupconv", batch=batch, g=g, c=c), device)
         assert mine["predicted"] == pytest.approx(expected.throughput)

@@ -13,6 +13,7 @@ from costmodel.latency.profiles import list_profiles
 from costmodel.units import si
 from costmodel.viz.labels import device_label
 from costmodel.zoo.spec import reference_csv
+from test_app_pages import guideline_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = list_profiles()
@@ -33,8 +34,7 @@ def test_guidelines_your_setting_flops_sit_beside_the_devices_that_run_that_netw
     app.select_slider(key="ratio").set_value(16).run()
     assert not app.error, [e.value for e in app.error]
     row = next(r for r in reference_csv("shufflenetv2_table1_g1.csv") if r["c1:c2"] == "1:1")
-    by_label = {f"{device_label(p)}, {p.unit}, batch {1 if p.source.method == 'calibrated' else p.batch}": p
-                for p in PROFILES}  # hardware names, not keys; the paper's profiles at its batch 1, others their own
+    by_label = {f"{device_label(p)}, {p.unit}, batch {guideline_batch(p)}": p for p in PROFILES}  # hardware names
     flops, seen = None, []
     for metric in app.tabs[0].metric:
         if metric.label.startswith("Your setting"):

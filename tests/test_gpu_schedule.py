@@ -156,7 +156,7 @@ def test_pages_say_when_the_host_bounds_the_run():
 
 def test_the_breakdown_labels_a_host_bound_run_with_its_time_and_the_gpus_work():
     """Figure 2's bars split device time; on a host-bound run the label still gives the run's time (the host's
-    issue time), with the GPU's work beside it, and a device-bound run only its time."""
+    issue time), with the GPU's work below it, and a device-bound run only its time."""
     from costmodel.studies.evaluate import Settings, ZooModel, breakdown, latency
     from costmodel.units import ms as ms_text
     from costmodel.viz.figures import breakdown_bars
@@ -199,7 +199,7 @@ def test_runs_laid_end_to_end_end_as_the_queue_written_as_a_loop(runs):
 
 
 def test_guidelines_say_on_which_gpus_every_setting_is_host_bound():
-    """Eager on an H200 at the tables' batch, each micro-network takes longer to issue than to run: its bars
+    """Eager on the H200 at batch 1, each micro-network takes longer to issue than to run: its bars
     follow the launches, and the page says so; as a CUDA graph (or on a CPU) no run is host-bound."""
     from costmodel.studies import guideline_sweeps
     from costmodel.studies.evaluate import Settings, ZooModel, latency, profile

@@ -18,7 +18,7 @@ from costmodel.engine.kinds import CATEGORIES
 from costmodel.units import HOVER, bytes_, ms as ms_text, si
 from costmodel.viz.labels import at_batch
 from costmodel.viz.screen import MAIN_COLUMN_PX
-from costmodel.viz.styles import wrap
+from costmodel.viz.styles import text_width, wrap
 
 # Okabe-Ito based: distinguishable with colour-blindness and in greyscale print.
 KIND_COLORS = {
@@ -39,10 +39,10 @@ FONT = dict(family="Helvetica, Arial, sans-serif", size=13)
 _AXIS = dict(showline=True, linecolor="black", ticks="outside", mirror=False, gridcolor="#E5E5E5", zeroline=False,
              exponentformat="SI")  # 10G, as costmodel.units.si writes it (not plotly's 10B)
 # On screen a figure is as wide as the page's main column (costmodel.viz.screen).
-# Panels (one per device) wrap into rows of at most PANELS_PER_ROW, with gaps sized from the text estimates below,
-# so each panel keeps room for its title, tick labels and axis titles (the venue presets re-lay figures for export).
+# Panels (one per device) wrap into rows of at most PANELS_PER_ROW, with gaps sized from text estimates (widths:
+# costmodel.viz.styles.text_width; heights below), so each panel keeps room for its title, tick labels and axis
+# titles (the venue presets re-lay figures for export).
 PANELS_PER_ROW = 4
-CHAR_PX = 0.6 * FONT["size"]  # a character's advance, about (13 px Helvetica/Arial)
 LINE_PX = 18  # one line of 13 px text
 TITLE_PX = 1.4 * FONT["size"]  # plotly's title font: 1.4 times the layout font
 PLOTLY_HEIGHT = 450  # px, a figure's height where it sets none
@@ -167,7 +167,7 @@ def _screen_height(fig: go.Figure, plot_h: float, bottom: float) -> go.Figure:
 
 def _legend_px(names: Sequence[str]) -> float:
     """Height of the horizontal legend along the bottom: rows of entries (a symbol and its name) at MAIN_COLUMN_PX."""
-    widths = [44 + len(str(n)) * CHAR_PX for n in names]
+    widths = [44 + text_width(str(n), FONT["size"]) for n in names]
     rows, used = 1, 0.0
     for w in widths:
         if used and used + w > MAIN_COLUMN_PX - 20:
@@ -180,7 +180,7 @@ def _category_angle(labels: Sequence[str], room: float = 55) -> tuple[int, float
     """(tick angle, px the labels reach below their axis) for category labels too long to stand upright side by
     side: slanted at SLANT degrees if a slanted label reaches at most `room` px left of its tick (the gap before a
     panel, the figure's left margin), else vertical, so no label runs under the neighbouring panel's."""
-    longest = max((len(str(v)) for v in labels), default=0) * CHAR_PX
+    longest = max((text_width(str(v), FONT["size"]) for v in labels), default=0)
     slant = math.radians(SLANT)
     if longest * math.cos(slant) <= room:
         return SLANT, longest * math.sin(slant) + LINE_PX * math.cos(slant) + 6
@@ -328,8 +328,8 @@ def breakdown_bars(breakdown: pd.DataFrame, *, title: str | None = None) -> go.F
             hovertemplate=f"{cat}: %{{x:{HOVER['percent']}}}% = %{{customdata:{HOVER['ms']}}} ms<extra></extra>"))
     fig.update_layout(barmode="stack")
     style(fig, title, height=max(280, 130 + 56 * len(labels)))
-    longest = max((len(line) for label in labels for line in label.split("<br>")), default=0)
-    fig.update_layout(margin_l=max(60, round(CHAR_PX * longest + 12)))  # the labels' room, as ranking_bars
+    widest = max((text_width(label, FONT["size"]) for label in labels), default=0)
+    fig.update_layout(margin_l=max(60, round(widest + 12)))  # the labels' room, as ranking_bars
     fig.update_xaxes(title="share of predicted device time (%)", range=[0, 100])
     fig.update_yaxes(autorange="reversed")
     host = (" (and, where the host bounds the run, the GPU's work, which the bar splits)"
@@ -548,7 +548,7 @@ def flops_latency(points: pd.DataFrame, *, title: str | None = None) -> go.Figur
 def ranking_bars(ranking: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     """MnasNet reward per model, one panel per device, best on top. `ranking`: device, model, reward."""
     devices = list(dict.fromkeys(ranking["device"]))
-    labels = CHAR_PX * max((len(str(m)) for m in ranking["model"]), default=0) + 12  # a panel's model names
+    labels = max((text_width(str(m), FONT["size"]) for m in ranking["model"]), default=0) + 12  # its model names
     per_row = max(1, min(PANELS_PER_ROW, int(MAIN_COLUMN_PX // (labels + 160))))  # and at least 160 px of bars
     fig, cols, plot_h = _panel_grid(devices, per_row=per_row, row_px=max(150, 22 * ranking["model"].nunique()),
                                     below_px=2 * LINE_PX + 12, beside_px=labels + 16)
